@@ -1,0 +1,99 @@
+"""What every grader returns, and the registry that maps a grader kind to its code.
+
+A grader measures what a learner's code does in the sandbox and returns a
+Verdict. Graders know nothing of Django: they take the code and the
+challenge's parameters and give back plain values that the worker, the
+`grade` command and the tests all share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_CODE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One measured question: its name, whether it held, what was measured, and why."""
+
+    name: str
+    passed: bool
+    measured: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The grader's answer. `quality` (0..5) feeds the challenge's SM-2 schedule."""
+
+    passed: bool
+    quality: int
+    checks: tuple[Check, ...]
+    feedback: str
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["checks"] = [asdict(check) for check in self.checks]
+        data["checks"] = [{**c, "measured": dict(c["measured"])} for c in data["checks"]]
+        data["timings"] = dict(self.timings)
+        return data
+
+
+class GradingError(Exception):
+    """The grader itself could not run (sandbox unavailable, fixture failed): not the learner's fault."""
+
+
+class InvalidSubmission(ValueError):
+    """The code cannot be graded at all (too large, not UTF-8 text): a clear message for the learner."""
+
+
+Grader = Callable[[str, Mapping[str, Any]], Verdict]
+GRADERS: dict[str, Grader] = {}
+
+
+def register(kind: str) -> Callable[[Grader], Grader]:
+    """Register a grader function under `kind` (the Challenge.grader_kind value)."""
+
+    def decorator(func: Grader) -> Grader:
+        if kind in GRADERS:
+            raise ValueError(f"grader kind {kind!r} registered twice")
+        GRADERS[kind] = func
+        return func
+
+    return decorator
+
+
+def check_code(code: str | bytes) -> str:
+    """Return the code as text, or raise InvalidSubmission saying what is wrong with it."""
+    if isinstance(code, bytes):
+        if len(code) > MAX_CODE_BYTES:
+            raise InvalidSubmission(f"The code is {len(code):,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (64 KiB).")
+        try:
+            code = code.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidSubmission(f"The code is not UTF-8 text (byte {exc.start} cannot be decoded).") from None
+    size = len(code.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_CODE_BYTES:
+        raise InvalidSubmission(f"The code is {size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (64 KiB).")
+    if "\x00" in code:
+        raise InvalidSubmission("The code contains a NUL byte; it looks like binary data, not Python source.")
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSubmission("The code contains characters that are not valid Unicode text.") from None
+    return code
+
+
+def grade(kind: str, code: str | bytes, params: Mapping[str, Any] | None = None) -> Verdict:
+    """Grade `code` with the grader registered as `kind`: the one path for worker, command and tests."""
+    from . import graders  # noqa: F401  (importing registers every grader kind)
+
+    try:
+        grader = GRADERS[kind]
+    except KeyError:
+        raise GradingError(f"no grader of kind {kind!r}; known kinds: {', '.join(sorted(GRADERS))}") from None
+    return grader(check_code(code), dict(params or {}))

@@ -1,0 +1,1 @@
+"""Imports every grader module so that each registers its kind. Add new graders here."""
