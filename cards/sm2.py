@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 INITIAL_EASINESS = Decimal("2.5")
 MIN_EASINESS = Decimal("1.3")
 MIN_QUALITY, MAX_QUALITY = 0, 5
 PASSING_QUALITY = 3
 REDRILL_UNTIL = 4
+# Enough digits that adding EF deltas (two decimals) to any plausible EF is exact.
+_EXACT_PRECISION = 60
 
 QUALITY_MEANINGS = {
     5: "perfect response",
@@ -68,16 +71,28 @@ def check_quality(quality: object) -> int:
 def parse_quality(text: str) -> int:
     """Parse a quality typed by a person ("4"), with a clear error for anything else."""
     stripped = text.strip()
-    if not stripped.isdigit() or not stripped.isascii():
+    # isdigit() alone accepts "³" and Arabic-Indic digits; a grade is plain ASCII 0..5.
+    if not (stripped.isascii() and stripped.isdigit()) or int(stripped) > MAX_QUALITY:
         raise InvalidQuality(f"quality must be an integer from 0 to 5, not {text!r}")
-    return check_quality(int(stripped))
+    return int(stripped)
 
 
 def next_easiness(easiness: Decimal, quality: int) -> Decimal:
     """EF' = EF + (0.1 - (5-q)(0.08 + (5-q)0.02)), floored at 1.3."""
     miss = MAX_QUALITY - quality
-    updated = easiness + (Decimal("0.1") - miss * (Decimal("0.08") + miss * Decimal("0.02")))
+    # A private context: the caller's (possibly lowered) precision must not round EF.
+    with localcontext(prec=_EXACT_PRECISION):
+        updated = easiness + (Decimal("0.1") - miss * (Decimal("0.08") + miss * Decimal("0.02")))
     return max(updated, MIN_EASINESS)
+
+
+def next_interval(interval: int, easiness: Decimal) -> int:
+    """ceil(interval * EF), exactly.
+
+    Decimal multiplication rounds to the context's precision (28 digits), which a
+    long run of good answers exceeds; a Fraction of the Decimal is exact.
+    """
+    return math.ceil(interval * Fraction(easiness))
 
 
 def review(state: Sm2State, quality: int) -> Sm2State:
@@ -92,7 +107,7 @@ def review(state: Sm2State, quality: int) -> Sm2State:
         case 2:
             interval = 6
         case _:
-            interval = math.ceil(state.interval * state.easiness)
+            interval = next_interval(state.interval, state.easiness)
     return Sm2State(repetitions=repetitions, easiness=next_easiness(state.easiness, quality), interval=interval)
 
 
