@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything, then runs the app: Redis, the Celery worker and beat, and the web
+# server, with the database migrated and the seed deck and challenges loaded.
+# Ctrl-C stops them all. Logs: var/log/. Mail sent in development: var/mail/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+bash scripts/install.sh
+
+host=${HOST:-127.0.0.1}
+port=${PORT:-8000}
+redis_port=${REDIS_PORT:-6379}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$redis_port/0}
+export SITE_URL=${SITE_URL:-http://$host:$port}
+mkdir -p var/log var/mail
+
+start_redis "$redis_port" var/redis
+
+py=.venv/bin/python
+$py manage.py migrate --noinput -v0
+$py manage.py collectstatic --noinput -v0
+$py manage.py load_seed
+$py manage.py load_challenges
+$py manage.py ensure_admin --password-file var/admin-password
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping web, worker and beat..."
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+.venv/bin/celery -A studyapp worker -Q sandbox,default --concurrency 2 -n "worker@%h" \
+  --loglevel INFO >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A studyapp beat --loglevel INFO --pidfile= >var/log/beat.log 2>&1 &
+pids+=($!)
+.venv/bin/gunicorn studyapp.wsgi --config gunicorn.conf.py --bind "$host:$port" \
+  >var/log/web.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 100); do
+  curl -fsS -o /dev/null "http://$host:$port/accounts/login/" 2>/dev/null && break
+  sleep 0.2
+done
+
+cat <<MSG
+
+  The study app is running:  http://$host:$port/
+  Sign up there, or log in to the admin at http://$host:$port/admin/
+  as "admin" with the password in var/admin-password.
+  Logs: var/log/{web,worker,beat}.log   Mail: var/mail/   Stop: Ctrl-C
+
+MSG
+wait -n "${pids[@]}" || true
+echo "A service stopped; see var/log/." >&2

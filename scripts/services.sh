@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Helpers to start the local services the app and its tests use; sourced by run.sh and test.sh.
+
+# start_redis PORT DIR: a private redis-server on 127.0.0.1:PORT, data in DIR; no-op if one answers.
+start_redis() {
+  local port=$1 dir=$2
+  mkdir -p "$dir"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then
+    return 0
+  fi
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no >/dev/null
+  for _ in $(seq 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "redis-server did not start on port $port; see $dir/redis.log" >&2
+  return 1
+}
+
+# start_postgres: Debian's cluster, with a role and database for the tests; prints the URL.
+start_postgres() {
+  local version
+  version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  if ! pg_lsclusters -h | grep -q "^$version main"; then
+    pg_createcluster "$version" main >/dev/null
+  fi
+  pg_ctlcluster "$version" main start 2>/dev/null || true
+  for _ in $(seq 50); do
+    pg_isready -q -h 127.0.0.1 && break
+    sleep 0.2
+  done
+  su postgres -c "psql -q -tc \"SELECT 1 FROM pg_roles WHERE rolname='studyapp'\"" | grep -q 1 ||
+    su postgres -c "psql -q -c \"CREATE ROLE studyapp LOGIN CREATEDB PASSWORD 'studyapp'\""
+  su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='studyapp'\"" | grep -q 1 ||
+    su postgres -c "psql -q -c \"CREATE DATABASE studyapp OWNER studyapp\""
+  echo "postgres://studyapp:studyapp@127.0.0.1:5432/studyapp"
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need, starts their services, then runs the linters and every test:
+# first on SQLite, then on PostgreSQL. Extra arguments go to pytest (e.g. -k sm2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+bash scripts/install.sh --dev
+
+# A private Redis for the tests, apart from any the app uses.
+start_redis 6390 var/test-redis
+export REDIS_URL=redis://127.0.0.1:6390/0
+
+echo "==> ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+echo "==> pytest on SQLite"
+unset DATABASE_URL
+.venv/bin/pytest "$@"
+
+echo "==> pytest on PostgreSQL"
+DATABASE_URL=$(start_postgres) .venv/bin/pytest "$@"
