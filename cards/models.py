@@ -8,6 +8,7 @@ everything else belongs to one user and is only ever queried through that user.
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -78,6 +79,29 @@ class Profile(models.Model):
         return f"profile of {self.user}"
 
 
+class ReviewStateQuerySet(models.QuerySet):
+    """Queries on learners' review states; every one starts from `for_user`."""
+
+    def for_user(self, user: object) -> ReviewStateQuerySet:
+        return self.filter(user=user)
+
+    def due_for(self, today: date) -> ReviewStateQuerySet:
+        """Scheduled reviews due on or before the learner's local `today`."""
+        return self.filter(due_on__lte=today)
+
+    def redrill_for(self, today: date) -> ReviewStateQuerySet:
+        """Cards answered below 4 today that come back today (SM-2 step 7)."""
+        return self.filter(redrill=True, last_reviewed_on=today, due_on__gt=today)
+
+    def introduced_between(self, start: datetime, end: datetime) -> ReviewStateQuerySet:
+        """States created (new cards first shown) in [start, end): the learner's day, as instants."""
+        return self.filter(created_at__gte=start, created_at__lt=end)
+
+    def next_due_after(self, today: date) -> date | None:
+        """The first date after `today` on which something is due, or None."""
+        return self.filter(due_on__gt=today).aggregate(first=models.Min("due_on"))["first"]
+
+
 class ReviewState(models.Model):
     """One learner's SM-2 state for one card.
 
@@ -94,17 +118,33 @@ class ReviewState(models.Model):
     last_reviewed_on = models.DateField(null=True, blank=True)
     redrill = models.BooleanField(default=False, help_text="Scored below 4 today: comes back today.")
     version = models.PositiveIntegerField(default=0)
+    last_answered_at = models.DateTimeField(null=True, blank=True, help_text="Orders the re-drill queue.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReviewStateQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "card"], name="one_state_per_user_card")]
         indexes = [
             models.Index(fields=["user", "due_on"], name="state_user_due"),
             models.Index(fields=["user", "redrill", "last_reviewed_on"], name="state_user_redrill"),
+            models.Index(fields=["user", "created_at"], name="state_user_introduced"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} / {self.card}"
+
+
+class ReviewLogQuerySet(models.QuerySet):
+    """Queries on the review log."""
+
+    def answers_on(self, user: object, day: date) -> ReviewLogQuerySet:
+        """The user's answers (not undos) on their local `day` that have not been undone."""
+        return self.filter(user=user, reviewed_on=day, kind__in=["review", "redrill"], undone_by__isnull=True)
+
+    def undoable(self, user: object, day: date) -> ReviewLogQuerySet:
+        """The answers undo can take back, most recent first."""
+        return self.answers_on(user, day).order_by("-answered_at", "-id")
 
 
 class ReviewLog(models.Model):
@@ -127,6 +167,8 @@ class ReviewLog(models.Model):
     answered_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time from question shown to answer.")
 
+    objects = ReviewLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["-answered_at", "-id"]
         constraints = [
@@ -135,7 +177,10 @@ class ReviewLog(models.Model):
                 condition=Q(quality__isnull=True) | Q(quality__lte=5), name="review_log_quality_0_5"
             ),
         ]
-        indexes = [models.Index(fields=["user", "-answered_at"], name="log_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-answered_at"], name="log_user_recent"),
+            models.Index(fields=["user", "reviewed_on"], name="log_user_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.kind} {self.card_id} q={self.quality}"
