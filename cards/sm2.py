@@ -19,8 +19,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-INITIAL_EASINESS = Decimal("2.5")
-MIN_EASINESS = Decimal("1.3")
+# Written with two places, like every EF this module returns (and the database column),
+# so equal values also print alike: 2.50 + 0.10 = 2.60, never "2.6" next to "2.60".
+INITIAL_EASINESS = Decimal("2.50")
+MIN_EASINESS = Decimal("1.30")
 MIN_QUALITY, MAX_QUALITY = 0, 5
 PASSING_QUALITY = 3
 REDRILL_UNTIL = 4
