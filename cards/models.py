@@ -263,6 +263,9 @@ class ReminderSend(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CLAIMED)
     due_count = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField()
+    claim_token = models.UUIDField(
+        null=True, blank=True, help_text="The run holding the claim: a run sends only the rows carrying its token."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
