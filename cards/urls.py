@@ -1,5 +1,19 @@
 """The learner's URLs. Each area of the app adds its own block below."""
 
-from django.urls import path  # noqa: F401
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from cards.views import accounts, home, review
 
 urlpatterns: list = []
+
+# Accounts, home and the daily review (issue 2).
+urlpatterns += [
+    path("", home.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("review/", review.review_page, name="review"),
+    path("review/answer/", review.answer, name="review_answer"),
+    path("review/undo/", review.undo, name="review_undo"),
+]

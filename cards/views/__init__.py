@@ -1,0 +1,1 @@
+"""The learner's views, one module per area (accounts, home, review, challenges, ...)."""
