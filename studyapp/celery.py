@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+from cards import logs, worker_heartbeat  # noqa: F401 (connect log-context and worker-heartbeat signals)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
 
 app = Celery("studyapp")

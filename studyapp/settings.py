@@ -77,14 +77,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studyapp.middleware.SecurityHeadersMiddleware",
+    "studyapp.middleware.RequestLogContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cards.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "studyapp.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "studyapp.urls"
@@ -215,11 +219,37 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Production hardening and operations (issue 6).
+# Failed log-ins allowed per window, per IP + username and per IP (cards/login_throttle.py).
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: use REMOTE_ADDR).
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+# Workers write a heartbeat every WORKER_HEARTBEAT_INTERVAL s; /healthz wants one younger than MAX_AGE.
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10)
+WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60)
+# The health probe answers over plain HTTP inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Logs: one JSON object per line in production (LOG_FORMAT=json), key=value in development;
+# both carry the bound ids (request_id, submission_id, task_id) from cards/logs.py.
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "cards.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "cards.logs.JsonFormatter"},
+        "plain": {"()": "cards.logs.KeyValueFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,0 +1,106 @@
+"""Project-wide middleware: security headers, a clear page when the database is down, request ids in logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.template import loader
+
+from cards import logs
+
+logger = logging.getLogger(__name__)
+
+# Only the app's own origin: no inline script or style, no eval, no framing, forms post only to us.
+DEFAULT_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+class SecurityHeadersMiddleware:
+    """Adds Content-Security-Policy and Permissions-Policy to every response that has none."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.csp = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+        self.permissions = getattr(settings, "PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.csp:
+            response.headers.setdefault("Content-Security-Policy", self.csp)
+        if self.permissions:
+            response.headers.setdefault("Permissions-Policy", self.permissions)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns "cannot reach the database" into a 503 page saying nothing was saved, instead of a 500.
+
+    Views that write do so inside `transaction.atomic()`, so an error raised
+    half-way rolls back the whole change; this page tells the learner so.
+    """
+
+    retry_after_seconds = 5
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Answer 503 for connection-level database errors; leave every other error to Django."""
+        if not is_database_unavailable(exception):
+            return None
+        logger.error("database unavailable: %s", type(exception).__name__, exc_info=exception)
+        body = loader.render_to_string("503.html", {"retry_after": self.retry_after_seconds})
+        response = HttpResponse(body, status=503)
+        response["Retry-After"] = str(self.retry_after_seconds)
+        return response
+
+
+def is_database_unavailable(exception: BaseException) -> bool:
+    """True for errors that mean the database could not be reached or used, not that a query was wrong."""
+    if isinstance(exception, OperationalError | InterfaceError):
+        return True
+    # Some drivers raise a plain DatabaseError for a dropped connection.
+    return isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestLogContextMiddleware:
+    """Binds a request id (the client's X-Request-ID if sane, else a new one) to every log record of the request.
+
+    It reads nothing from the database, so it cannot fail while the database is down.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        with logs.bind(request_id=request_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
