@@ -17,3 +17,8 @@ urlpatterns += [
     path("review/answer/", review.answer, name="review_answer"),
     path("review/undo/", review.undo, name="review_undo"),
 ]
+
+# Operations (issue 6): health probe for monitors and container healthchecks.
+from cards.views import health  # noqa: E402
+
+urlpatterns += [path("healthz", health.healthz, name="healthz")]
