@@ -1,0 +1,254 @@
+"""Celery tasks: grade a submission in the sandbox, and sweep up submissions left behind.
+
+How a grading survives a dying worker, and never counts twice:
+
+- The message is acknowledged late (settings: acks_late, reject_on_worker_lost), so
+  a worker killed mid-grading leaves it for the next worker (Redis redelivers it
+  after the broker's visibility timeout; the periodic sweep queues it again too).
+- A worker claims a submission with a lease in Redis (SET NX with a TTL, renewed by
+  a heartbeat thread while it grades) and a conditional UPDATE queued/running ->
+  running with attempts + 1. A live lease means another worker is on it; a running
+  submission without a live lease was left by a dead worker and is taken over.
+- The verdict is written only if the row is still running *with this attempt's
+  number* (a fencing token), in the same transaction as the SM-2 answer it feeds,
+  whose review-log key is unique per submission: a verdict is saved once and
+  counted once, whatever is delivered twice.
+
+Error policy: a `GradingError` (the sandbox or a fixture could not run: not the
+learner's fault) is retried with back-off, the submission going back to "queued";
+when the retries are spent it ends as "error" with a message saying the code was
+not judged. Any other exception from a grader is a bug of ours: "error" at once,
+no retry (it would fail the same way), with the traceback in the worker's log.
+Past the soft time limit the grading ends as "error"; past the hard limit the
+worker's child is killed and the sweep takes the submission up again, at most
+MAX_ATTEMPTS times, so code that kills workers cannot loop forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from . import challenge_review
+from .grading import GradingError, InvalidSubmission, Verdict
+from .models import Submission
+
+logger = logging.getLogger(__name__)
+
+
+def _setting(name: str, default: int) -> int:
+    """A number from Django settings, else the environment, else `default`."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name) or default
+    return int(value)
+
+
+# Seconds. The soft limit must cover a grader's reference calibration plus the
+# learner's run on a loaded 2-core machine; the hard limit kills what ignores it.
+SOFT_TIME_LIMIT = _setting("CHALLENGE_GRADING_SOFT_SECONDS", 120)
+HARD_TIME_LIMIT = SOFT_TIME_LIMIT + 30
+LEASE_SECONDS = _setting("CHALLENGE_GRADING_LEASE_SECONDS", 30)
+QUEUED_STALE_SECONDS = _setting("CHALLENGE_QUEUED_STALE_SECONDS", 600)
+MAX_ATTEMPTS = 3
+MAX_RETRIES = 4
+
+Status = Submission.Status
+
+
+def lease_key(submission_id: int) -> str:
+    """The Redis key a worker holds while it grades a submission."""
+    return f"challenges:grading:{submission_id}"
+
+
+class _Lease:
+    """A claim on one submission in Redis, renewed by a daemon thread until released."""
+
+    def __init__(self, submission_id: int) -> None:
+        self.key = lease_key(submission_id)
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not cache.add(self.key, self.token, timeout=LEASE_SECONDS):
+            return False
+        self._thread = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
+        self._thread.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_SECONDS / 3):
+            try:
+                cache.touch(self.key, timeout=LEASE_SECONDS)
+            except Exception:  # a Redis hiccup: the next beat tries again; expiry is the worst case
+                logger.warning("could not renew %s", self.key, exc_info=True)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if cache.get(self.key) == self.token:
+            cache.delete(self.key)
+
+
+def _fenced(submission_id: int, attempt: int) -> QuerySet[Submission]:
+    """The submission, only while this attempt still owns it."""
+    return Submission.objects.filter(pk=submission_id, status=Status.RUNNING, attempts=attempt)
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    # Round-trip through JSON so what is stored is exactly what any reader gets back.
+    return json.loads(json.dumps(verdict.to_dict(), default=str))
+
+
+def _finish_error(submission_id: int, attempt: int, message: str) -> None:
+    _fenced(submission_id, attempt).update(status=Status.ERROR, error_message=message, finished_at=timezone.now())
+
+
+def _claim(submission_id: int) -> int | None:
+    """Mark the submission running for this worker; return the attempt number, or None if done.
+
+    A queued submission is always taken; a running one (its worker died: no live
+    lease) only while fewer than MAX_ATTEMPTS workers have started it.
+    """
+    now = timezone.now()
+    claimed = Submission.objects.filter(
+        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, attempts__lt=MAX_ATTEMPTS), pk=submission_id
+    ).update(status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now, error_message="")
+    if claimed:
+        return Submission.objects.values_list("attempts", flat=True).get(pk=submission_id)
+    _give_up(Submission.objects.filter(pk=submission_id, status=Status.RUNNING), now)
+    return None
+
+
+def _give_up(running: QuerySet[Submission], now: datetime) -> int:
+    """End as "error" the submissions whose workers died MAX_ATTEMPTS times: stop trying."""
+    return running.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=Status.ERROR,
+        error_message=f"Grading stopped {MAX_ATTEMPTS} times before it finished; your code was not judged.",
+        finished_at=now,
+    )
+
+
+def save_verdict(submission_id: int, attempt: int, verdict: Verdict) -> bool:
+    """Store the verdict and feed its quality to SM-2, together, if this attempt still owns the row."""
+    with transaction.atomic():
+        saved = _fenced(submission_id, attempt).update(
+            status=Status.GRADED,
+            verdict=_verdict_json(verdict),
+            passed=verdict.passed,
+            quality=verdict.quality,
+            error_message="",
+            finished_at=timezone.now(),
+        )
+        if saved:
+            submission = Submission.objects.select_related("challenge").get(pk=submission_id)
+            challenge_review.record_verdict(submission)
+    return bool(saved)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=HARD_TIME_LIMIT,
+    max_retries=MAX_RETRIES,
+)
+def grade_submission(self, submission_id: int) -> str:
+    """Grade one submission in the sandbox and save its verdict; returns what happened (for logs)."""
+    from .submissions import grade_challenge
+
+    status = Submission.objects.filter(pk=submission_id).values_list("status", flat=True).first()
+    if status is None:
+        return "missing"
+    if status in (Status.GRADED, Status.ERROR):
+        return "already done"
+
+    lease = _Lease(submission_id)
+    if not lease.acquire():
+        # Another worker holds it (or held it a moment ago). Look again later, in
+        # case that worker dies: the lease will have expired by then.
+        raise self.retry(countdown=LEASE_SECONDS, max_retries=None)
+    try:
+        attempt = _claim(submission_id)
+        if attempt is None:
+            return "already done"
+        submission = Submission.objects.select_related("challenge").get(pk=submission_id)
+        try:
+            verdict = grade_challenge(submission.challenge, submission.code)
+        except GradingError as exc:
+            logger.warning("submission %s: grader could not run: %s", submission_id, exc)
+            if self.request.retries < MAX_RETRIES:
+                _fenced(submission_id, attempt).update(
+                    status=Status.QUEUED,
+                    queued_at=timezone.now(),
+                    error_message=f"The grader could not run ({exc}); trying again shortly.",
+                )
+                raise self.retry(countdown=10 * 2**self.request.retries) from None
+            _finish_error(
+                submission_id, attempt, f"The grader could not run ({exc}). Your code was not judged; try again later."
+            )
+            return "error"
+        except InvalidSubmission as exc:
+            _finish_error(submission_id, attempt, str(exc))
+            return "error"
+        except SoftTimeLimitExceeded:
+            _finish_error(submission_id, attempt, f"Grading took longer than {SOFT_TIME_LIMIT} s and was stopped.")
+            return "error"
+        except Exception:
+            logger.exception("submission %s: grader %s crashed", submission_id, submission.challenge.grader_kind)
+            _finish_error(
+                submission_id,
+                attempt,
+                "The grader crashed: a fault on our side, not in your code. It has been logged.",
+            )
+            return "error"
+        return "graded" if save_verdict(submission_id, attempt, verdict) else "superseded"
+    finally:
+        lease.release()
+
+
+@shared_task
+def sweep_stuck_submissions() -> dict[str, int]:
+    """Queue again the submissions left queued or running too long (periodic, in beat)."""
+    now = timezone.now()
+    requeued = 0
+    stale_queued = Submission.objects.filter(
+        status=Status.QUEUED, queued_at__lt=now - timedelta(seconds=QUEUED_STALE_SECONDS)
+    ).values_list("pk", flat=True)
+    for pk in list(stale_queued):
+        # Duplicated messages are harmless (the task is idempotent); a lost one is not.
+        if Submission.objects.filter(pk=pk, status=Status.QUEUED).update(queued_at=now):
+            grade_submission.apply_async((pk,))
+            requeued += 1
+    abandoned = Submission.objects.filter(
+        status=Status.RUNNING, started_at__lt=now - timedelta(seconds=LEASE_SECONDS)
+    ).values_list("pk", "attempts")
+    for pk, attempts in list(abandoned):
+        if cache.get(lease_key(pk)) is not None:
+            continue  # a live worker is still grading it
+        if _give_up(Submission.objects.filter(pk=pk, status=Status.RUNNING), now):
+            continue
+        if Submission.objects.filter(pk=pk, status=Status.RUNNING, attempts=attempts).update(
+            status=Status.QUEUED, queued_at=now
+        ):
+            grade_submission.apply_async((pk,))
+            requeued += 1
+    if requeued:
+        logger.info("sweep queued %d stuck submission(s) again", requeued)
+    return {"requeued": requeued}
