@@ -22,3 +22,13 @@ urlpatterns += [
 from cards.views import health  # noqa: E402
 
 urlpatterns += [path("healthz", health.healthz, name="healthz")]
+
+# Live code challenges (issue 4): list, page, submit, a submission's status (htmx polling).
+from cards.views import challenges  # noqa: E402
+
+urlpatterns += [
+    path("challenges/", challenges.challenge_list, name="challenge_list"),
+    path("challenges/<slug:slug>/", challenges.challenge_detail, name="challenge_detail"),
+    path("challenges/<slug:slug>/submit/", challenges.challenge_submit, name="challenge_submit"),
+    path("submissions/<int:pk>/", challenges.submission_status, name="challenge_submission"),
+]
