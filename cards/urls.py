@@ -23,6 +23,15 @@ from cards.views import health  # noqa: E402
 
 urlpatterns += [path("healthz", health.healthz, name="healthz")]
 
+# Reminder emails (issue 5): settings, and the one-click unsubscribe link.
+from cards.views import settings as settings_views  # noqa: E402
+from cards.views import unsubscribe  # noqa: E402
+
+urlpatterns += [
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("reminders/unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="reminders_unsubscribe"),
+]
+
 # Live code challenges (issue 4): list, page, submit, a submission's status (htmx polling).
 from cards.views import challenges  # noqa: E402
 
