@@ -8,7 +8,7 @@ everything else belongs to one user and is only ever queried through that user.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -93,9 +93,9 @@ class ReviewStateQuerySet(models.QuerySet):
         """Cards answered below 4 today that come back today (SM-2 step 7)."""
         return self.filter(redrill=True, last_reviewed_on=today, due_on__gt=today)
 
-    def introduced_between(self, start: datetime, end: datetime) -> ReviewStateQuerySet:
-        """States created (new cards first shown) in [start, end): the learner's day, as instants."""
-        return self.filter(created_at__gte=start, created_at__lt=end)
+    def introduced_on(self, today: date) -> ReviewStateQuerySet:
+        """States of new cards first shown on the learner's local `today` (they count against the daily limit)."""
+        return self.filter(introduced_on=today)
 
     def next_due_after(self, today: date) -> date | None:
         """The first date after `today` on which something is due, or None."""
@@ -119,6 +119,7 @@ class ReviewState(models.Model):
     redrill = models.BooleanField(default=False, help_text="Scored below 4 today: comes back today.")
     version = models.PositiveIntegerField(default=0)
     last_answered_at = models.DateTimeField(null=True, blank=True, help_text="Orders the re-drill queue.")
+    introduced_on = models.DateField(null=True, blank=True, help_text="Local date the card was first shown as new.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ReviewStateQuerySet.as_manager()
@@ -128,7 +129,7 @@ class ReviewState(models.Model):
         indexes = [
             models.Index(fields=["user", "due_on"], name="state_user_due"),
             models.Index(fields=["user", "redrill", "last_reviewed_on"], name="state_user_redrill"),
-            models.Index(fields=["user", "created_at"], name="state_user_introduced"),
+            models.Index(fields=["user", "introduced_on"], name="state_user_introduced_on"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,8 @@ The rules, in the learner's own day (Profile.timezone):
 - Scheduled reviews come first: states due on or before today, oldest first.
 - Then new cards, in Card position order, up to Profile.new_cards_per_day a day.
   A new card's ReviewState is created when it is first shown (race-safe on the
-  unique (user, card) constraint); states created today count against the limit.
+  unique (user, card) constraint), with `introduced_on` today: those count
+  against the limit.
 - Then the re-drill queue (SM-2 step 7): cards answered below 4 today come back,
   least recently answered first, until they score at least 4. Those answers move
   neither EF nor the interval (cards.sm2.answer(..., redrill=True)).
@@ -112,14 +113,6 @@ def local_today(profile: Profile, now: dt.datetime | None = None) -> dt.date:
     return now.astimezone(zone_of(profile)).date()
 
 
-def day_bounds(profile: Profile, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The aware instants where the learner's `day` starts and the next one starts."""
-    zone = zone_of(profile)
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    return start, end
-
-
 def clamp_duration(value: object) -> int | None:
     """A client-measured duration in ms, clamped to 0..MAX_DURATION_MS; None when absent or garbage."""
     try:
@@ -136,7 +129,7 @@ def snapshot(state: ReviewState) -> dict:
     """The review state as JSON-ready data: what the log keeps and what undo restores."""
     return {
         "repetitions": state.repetitions,
-        "easiness": str(state.easiness),
+        "easiness": str(Decimal(state.easiness).quantize(Decimal("0.01"))),
         "interval": state.interval,
         "due_on": state.due_on.isoformat(),
         "last_reviewed_on": state.last_reviewed_on.isoformat() if state.last_reviewed_on else None,
@@ -178,8 +171,7 @@ def new_card_ids(user: AbstractBaseUser, limit: int) -> list[int]:
 def progress_for(user: AbstractBaseUser, profile: Profile, today: dt.date) -> tuple[Progress, list[int]]:
     """The day's counts, and the ids of the new cards still allowed today (in order)."""
     states = ReviewState.objects.for_user(user)
-    start, end = day_bounds(profile, today)
-    introduced = states.introduced_between(start, end).count()
+    introduced = states.introduced_on(today).count()
     new_ids = new_card_ids(user, profile.new_cards_per_day - introduced)
     progress = Progress(
         done=ReviewLog.objects.answers_on(user, today).count(),
@@ -193,7 +185,7 @@ def progress_for(user: AbstractBaseUser, profile: Profile, today: dt.date) -> tu
 def show_new_card(user: AbstractBaseUser, card_id: int, today: dt.date) -> ReviewState:
     """Create (or, if a concurrent request won the race, fetch) the state of a new card shown today."""
     state, _ = ReviewState.objects.select_related("card").get_or_create(
-        user=user, card_id=card_id, defaults={"due_on": today}
+        user=user, card_id=card_id, defaults={"due_on": today, "introduced_on": today}
     )
     return state
 

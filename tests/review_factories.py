@@ -14,11 +14,15 @@ _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (test fixture)
 
 
-def make_user(**kwargs: object) -> AbstractBaseUser:
-    """A user with a Profile (time zone, new-card limit from `timezone`/`new_cards_per_day`)."""
+def make_user(*, password: str | None = None, **kwargs: object) -> AbstractBaseUser:
+    """A user with a Profile (time zone, new-card limit from `timezone`/`new_cards_per_day`).
+
+    No usable password unless one is given: hashing one costs ~0.5 s here, and most
+    tests log in with `client.force_login`.
+    """
     profile_fields = {key: kwargs.pop(key) for key in ("timezone", "new_cards_per_day") if key in kwargs}
     kwargs.setdefault("username", f"learner{next(_seq)}")
-    user = get_user_model().objects.create_user(password=PASSWORD, **kwargs)
+    user = get_user_model().objects.create_user(password=password, **kwargs)
     Profile.objects.create(user=user, **profile_fields)
     return user
 
