@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Set up what cards/sandbox needs on a Debian 12 host or worker image. Idempotent; run as root.
+#
+# - bubblewrap (the sandbox), iproute2 (network namespaces for grader fixtures), util-linux;
+# - Debian's own python3.11 and a world-readable venv with httpx and requests: the project's
+#   interpreter may live under /root (mode 0700), which the sandbox's uid cannot read;
+# - a dedicated unprivileged user; sandboxed runs use uids SANDBOX_UID_BASE .. +SANDBOX_UID_COUNT-1
+#   (one per concurrent run, so RLIMIT_NPROC is per run and runs cannot touch each other);
+# - an empty directory over which each run mounts its private /tmp (in its own mount namespace).
+set -euo pipefail
+
+SANDBOX_ROOT="${SANDBOX_ROOT:-/opt/studyapp-sandbox}"
+SANDBOX_UID_BASE="${SANDBOX_UID_BASE:-61000}"
+SANDBOX_USER="studyapp-sandbox"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install_sandbox.sh: run as root" >&2
+    exit 1
+fi
+
+need=()
+for pkg in bubblewrap iproute2 util-linux python3.11 python3.11-venv; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if ! getent group "$SANDBOX_USER" >/dev/null; then
+    groupadd --gid "$SANDBOX_UID_BASE" "$SANDBOX_USER"
+fi
+if ! getent passwd "$SANDBOX_USER" >/dev/null; then
+    useradd --uid "$SANDBOX_UID_BASE" --gid "$SANDBOX_UID_BASE" --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin "$SANDBOX_USER"
+fi
+
+install -d -m 0755 -o root -g root "$SANDBOX_ROOT" "$SANDBOX_ROOT/mnt"
+venv="$SANDBOX_ROOT/venv"
+if [ ! -x "$venv/bin/python" ]; then
+    /usr/bin/python3.11 -m venv "$venv"
+fi
+if ! cmp -s "$here/sandbox-requirements.txt" "$venv/.requirements.txt"; then
+    "$venv/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check \
+        -r "$here/sandbox-requirements.txt"
+    cp "$here/sandbox-requirements.txt" "$venv/.requirements.txt"
+fi
+# Bytecode is compiled here, as root: inside the sandbox everything is read-only.
+"$venv/bin/python" -m compileall -q "$venv/lib" >/dev/null || true
+chown -R root:root "$SANDBOX_ROOT"
+chmod -R a+rX,go-w "$SANDBOX_ROOT"
+
+# Unprivileged user namespaces must be allowed: the sandbox's bubblewrap runs as the sandbox uid.
+if [ -e /proc/sys/kernel/unprivileged_userns_clone ] && [ "$(cat /proc/sys/kernel/unprivileged_userns_clone)" = 0 ]; then
+    echo "install_sandbox.sh: kernel.unprivileged_userns_clone=0; set it to 1 (sysctl -w kernel.unprivileged_userns_clone=1)" >&2
+fi
+
+echo "sandbox ready: $(bwrap --version), venv $venv ($("$venv/bin/python" -c 'import httpx, requests; print("httpx", httpx.__version__, "requests", requests.__version__)'))"
