@@ -1,0 +1,246 @@
+"""Turn the fixture's record of one run into measurements: results, stalls, overlap, tampering.
+
+Pure functions over the report that fixture_server.py prints (plain dicts and
+lists, times in seconds on the fixture's clock). Nothing here runs code.
+
+A *stall* is a gap in the heartbeat longer than `threshold`. For each stall the
+scheduler's accounting of the loop thread (sampled from outside) splits the
+wall time into:
+
+- computing: the loop thread was on a CPU (the learner's code busy);
+- waiting for a CPU: runnable but not running (the machine is loaded; not the
+  learner's fault, so it is excused);
+- asleep: neither, i.e. blocked in a system call (a blocking socket read,
+  `time.sleep`, a lock, joining a thread, waiting for a child process).
+
+"Held" = computing + asleep: how long the learner's code kept the loop from
+running, whatever the load on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+NS = 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """One heartbeat gap, split by the scheduler's accounting of the loop thread."""
+
+    start: float
+    end: float
+    computing: float
+    waiting_for_cpu: float
+    asleep: float
+
+    @property
+    def wall(self) -> float:
+        return self.end - self.start
+
+    @property
+    def held(self) -> float:
+        return self.computing + self.asleep
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlame:
+    """Time the loop was held while the watchdog saw the loop thread on one line of solution.py."""
+
+    line: int | None
+    code: str
+    where: str
+    held: float
+    computing: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """Everything the checks need, measured from outside the learner's process."""
+
+    imported: bool
+    coroutine_function: bool
+    load_error: dict[str, Any] | None
+    results: list[dict[str, Any]]
+    right: int
+    calls: int
+    stalls: tuple[Stall, ...]
+    held: float
+    computing: float
+    asleep: float
+    waiting_for_cpu: float
+    longest: float
+    max_in_flight: int
+    requests: int
+    finished: bool
+    tampering: tuple[str, ...]
+    blame: tuple[LineBlame, ...] = field(default_factory=tuple)
+    sched_samples: int = 0
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Exact JSON equality: types must match too (1 is not 1.0 is not True), dict order aside."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def check_results(report: dict[str, Any], tokens: list[str]) -> list[dict[str, Any]]:
+    """For each call, whether its result is exactly a body the server sent for that call's token."""
+    sent: dict[str, list[Any]] = defaultdict(list)
+    for request in report["requests"]:
+        if request.get("token") is not None:
+            sent[request["token"]].append(json.loads(request["body"]))
+    got: dict[int, dict[str, Any]] = {}
+    for message in report["messages"]:
+        if message.get("t") == "result" and isinstance(message.get("i"), int) and message["i"] not in got:
+            got[message["i"]] = message
+    outcomes = []
+    for index, token in enumerate(tokens):
+        message = got.get(index)
+        outcome: dict[str, Any] = {"call": index, "requests": len(sent[token]), "right": False}
+        if message is None:
+            outcome["problem"] = "no result: the call had not finished when time ran out"
+        elif not message.get("ok"):
+            error = message.get("error") or {}
+            outcome["problem"] = "raised" if error.get("type") not in ("NotJSON", "NotACoroutine") else "returned"
+            outcome["error"] = error
+        else:
+            try:
+                value = json.loads(message.get("json", ""))
+            except ValueError:
+                value = None
+                outcome["problem"] = "returned something that is not JSON"
+            else:
+                if any(same_json(value, body) for body in sent[token]):
+                    outcome["right"] = True
+                elif not sent[token]:
+                    outcome["problem"] = "returned a value without ever requesting its URL"
+                elif isinstance(value, str):
+                    outcome["problem"] = "returned the body as text (a str), not the decoded JSON"
+                else:
+                    outcome["problem"] = "returned a value that is not the JSON the server sent for that URL"
+            outcome["returned_type"] = type(value).__name__ if "problem" in outcome else "dict"
+        outcomes.append(outcome)
+    return outcomes
+
+
+def cumulative(samples: list[list[float]], at: float) -> tuple[float, float]:
+    """(seconds on CPU, seconds waiting for a CPU) of the loop thread at time `at`, interpolated."""
+    if not samples:
+        return 0.0, 0.0
+    times = [s[0] for s in samples]
+    i = bisect_left(times, at)
+    if i == 0:
+        return samples[0][1] / NS, samples[0][2] / NS
+    if i >= len(samples):
+        return samples[-1][1] / NS, samples[-1][2] / NS
+    (t0, c0, r0), (t1, c1, r1) = samples[i - 1], samples[i]
+    share = (at - t0) / (t1 - t0) if t1 > t0 else 1.0
+    return (c0 + (c1 - c0) * share) / NS, (r0 + (r1 - r0) * share) / NS
+
+
+def find_stalls(
+    beats: list[float], start: float, end: float, threshold: float, samples: list[list[float]]
+) -> list[Stall]:
+    """Heartbeat gaps longer than `threshold` between `start` and `end`, each split by the scheduler's figures."""
+    points = [start, *sorted(b for b in beats if start < b < end), end]
+    stalls = []
+    for a, b in zip(points, points[1:], strict=False):
+        if b - a <= threshold:
+            continue
+        cpu_a, wait_a = cumulative(samples, a)
+        cpu_b, wait_b = cumulative(samples, b)
+        computing = max(0.0, min(cpu_b - cpu_a, b - a))
+        waiting = max(0.0, min(wait_b - wait_a, b - a - computing))
+        stalls.append(Stall(a, b, computing, waiting, max(0.0, b - a - computing - waiting)))
+    return stalls
+
+
+def blame_lines(stalls: list[Stall], stacks: list[dict[str, Any]], slack: float) -> list[LineBlame]:
+    """Share each stall's held time among the lines the watchdog saw during it (feedback only)."""
+    totals: dict[tuple[Any, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for stall in stalls:
+        seen = [s for s in stacks if stall.start <= s.get("at", -1) <= stall.end + slack]
+        if not seen:
+            continue
+        for sample in seen:
+            frames = sample.get("frames") or []
+            if frames:
+                key = (frames[-1].get("line"), str(frames[-1].get("code", "")), "solution.py")
+            else:
+                inner = (sample.get("innermost") or [{}])[-1]
+                key = (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})")
+            entry = totals[key]
+            entry[0] += stall.held / len(seen)
+            entry[1] += stall.computing / len(seen)
+            entry[2] += 1
+    blame = [LineBlame(k[0], k[1], k[2], v[0], v[1], int(v[2])) for k, v in totals.items()]
+    return sorted(blame, key=lambda b: b.held, reverse=True)
+
+
+def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slack: float = 0.05) -> Measurements:
+    """All the measurements of one run, from the fixture's report."""
+    messages = report["messages"]
+    kinds = {m.get("t"): m for m in reversed(messages)}
+    load_error = None
+    imported = "import_error" not in kinds and "hello" in kinds
+    if "import_error" in kinds:
+        load_error = kinds["import_error"].get("error")
+    coroutine_function = imported and "not_coroutine_function" not in kinds
+    if imported and not coroutine_function:
+        load_error = {"type": "NotACoroutineFunction", "message": kinds["not_coroutine_function"].get("kind", "")}
+    if "hello" not in kinds:
+        load_error = {"type": "NoHarness", "message": "the harness never reported in"}
+
+    results = check_results(report, tokens)
+    start = kinds["start"]["at"] if "start" in kinds else None
+    finished = "end" in kinds
+    end_candidates = [kinds["end"]["at"]] if finished else []
+    if not finished:
+        end_candidates.append(report.get("control_closed") or report["ended"])
+    end = end_candidates[0]
+    samples = report.get("sched") or []
+    stalls = find_stalls(report["beats"], start, end, threshold, samples) if start is not None else []
+    stacks = [m for m in messages if m.get("t") == "stack"]
+
+    tampering = []
+    if report.get("intrusions"):
+        tampering.append(f"{len(report['intrusions'])} connection(s) or datagram(s) to the grader's observer")
+    if not report.get("beat_numbers_ok", True):
+        tampering.append("heartbeat ticks out of sequence")
+    if report.get("control_garbage"):
+        tampering.append("unreadable data on the harness's control connection")
+
+    return Measurements(
+        imported=imported,
+        coroutine_function=coroutine_function,
+        load_error=load_error,
+        results=results,
+        right=sum(r["right"] for r in results),
+        calls=len(tokens),
+        stalls=tuple(stalls),
+        held=sum(s.held for s in stalls),
+        computing=sum(s.computing for s in stalls),
+        asleep=sum(s.asleep for s in stalls),
+        waiting_for_cpu=sum(s.waiting_for_cpu for s in stalls),
+        longest=max((s.wall for s in stalls), default=0.0),
+        max_in_flight=int(report.get("max_in_flight", 0)),
+        requests=sum(1 for r in report["requests"] if r.get("token") is not None),
+        finished=finished,
+        tampering=tuple(tampering),
+        blame=tuple(blame_lines(stalls, stacks, slack)),
+        sched_samples=len(samples),
+    )

@@ -1,0 +1,409 @@
+"""The trusted fixture for the blocking-call challenge: a slow JSON server and a heartbeat observer.
+
+Started by the grader inside the sandbox's network namespace, so it is the only
+thing the learner's code can reach. Standard library only; run as a script:
+
+    python fixture_server.py        (configuration as one JSON line on stdin)
+
+Protocol with the grader, over stdin/stdout:
+
+1. the grader writes one JSON line: {"tokens": [...], "delay": 0.4}
+2. the server answers one JSON line: {"http_port": P, "control_port": Q}
+3. the grader closes stdin when the run is over; the server prints one JSON
+   line, its report, and exits.
+
+What it records, each with its own monotonic clock (never the learner's):
+
+- every HTTP request: which token, which connection, HTTP version, when it
+  arrived and when its response went out, and the exact body it sent, fresh and
+  random for every request, so results can only be right if they were fetched;
+- requests in flight at once (a request is in flight from its arrival until its
+  response has been written), the figure that shows whether calls overlap;
+- the control connection from the harness: heartbeat ticks (`b <n>` lines,
+  numbered from 0) and JSON messages (phases, results, watchdog stacks), each
+  stamped on arrival. Only the first control connection is the harness's,
+  opened before the learner's module is imported; any later one is recorded
+  as an intrusion and closed;
+- the scheduler's own accounting of the harness's loop thread, sampled every
+  few milliseconds from /proc/<pid>/task/<pid>/schedstat (time on a CPU, time
+  waiting for one): with it the grader tells a loop held by the learner's code
+  (computing, or asleep in a blocking call) from a loop that was only waiting
+  for a CPU on a loaded machine. The process is found from outside, by the
+  control connection's socket, not by anything it says about itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import string
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_CONTROL_LINE = 256 * 1024
+MAX_CONTROL_BYTES = 4 * 1024 * 1024
+WORDS = ["loop", "await", "thread", "gil", "socket", "future", "task", "yield", "io", "cpu", "ünïcode", "事件"]
+
+
+def random_body(rng: random.Random) -> Any:
+    """A fresh JSON object of a random shape: numbers, floats, text, booleans, null, lists, nesting."""
+
+    def leaf() -> Any:
+        match rng.randrange(6):
+            case 0:
+                return rng.randrange(-(10**12), 10**12)
+            case 1:
+                return round(rng.uniform(-1000, 1000), rng.randrange(1, 9))
+            case 2:
+                return rng.choice(WORDS) + "-" + "".join(rng.choices(string.ascii_letters + string.digits, k=8))
+            case 3:
+                return rng.random() < 0.5
+            case 4:
+                return None
+            case _:
+                return [rng.randrange(1000) for _ in range(rng.randrange(1, 5))]
+
+    def key() -> str:
+        return rng.choice(WORDS) + "_" + "".join(rng.choices(string.ascii_lowercase, k=5))
+
+    body: dict[str, Any] = {"id": rng.randrange(10**15), "nonce": "".join(rng.choices(string.hexdigits, k=24))}
+    for _ in range(rng.randrange(3, 8)):
+        body[key()] = leaf()
+    body[key()] = {key(): leaf() for _ in range(rng.randrange(1, 4))}
+    return body
+
+
+@dataclass
+class Record:
+    """Everything the fixture saw, stamped with its own clock (seconds since it started)."""
+
+    started: float = field(default_factory=time.monotonic)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    in_flight_timeline: list[tuple[float, int]] = field(default_factory=list)
+    connections: int = 0
+    beats: list[float] = field(default_factory=list)
+    beat_numbers_ok: bool = True
+    beats_lost: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    control_connected: float | None = None
+    control_closed: float | None = None
+    control_bytes: int = 0
+    control_garbage: int = 0
+    intrusions: list[float] = field(default_factory=list)
+    loop_pid: int | None = None
+    sched: list[tuple[float, int, int]] = field(default_factory=list)
+    sched_error: str | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "max_in_flight": self.max_in_flight,
+            "in_flight_timeline": self.in_flight_timeline,
+            "connections": self.connections,
+            "beats": self.beats,
+            "beat_numbers_ok": self.beat_numbers_ok,
+            "beats_lost": self.beats_lost,
+            "messages": self.messages,
+            "control_connected": self.control_connected,
+            "control_closed": self.control_closed,
+            "control_garbage": self.control_garbage,
+            "intrusions": self.intrusions,
+            "loop_pid": self.loop_pid,
+            "sched": self.sched,
+            "sched_error": self.sched_error,
+            "ended": self.now(),
+        }
+
+
+class Fixture:
+    """The HTTP server and the observer, sharing one record."""
+
+    def __init__(self, tokens: list[str], delay: float, rng: random.Random) -> None:
+        self.tokens = set(tokens)
+        self.delay = delay
+        self.rng = rng
+        self.record = Record()
+        self.beat_source: int | None = None
+        # Kernel receive stamps are CLOCK_REALTIME; this turns them into the record's clock.
+        self.realtime_offset = time.time() - time.monotonic()
+
+    def receive_beats(self, sock: socket.socket) -> None:
+        """Record heartbeat datagrams with the kernel's arrival time (immune to this process being late)."""
+        rec = self.record
+        last = -1
+        while True:
+            try:
+                data, ancillary, _flags, address = sock.recvmsg(64, 64)
+            except OSError:
+                return
+            stamp = rec.now()
+            # The harness names its heartbeat port in its hello, before any of the learner's code has run;
+            # a datagram can overtake the hello's processing here, so give the hello a moment to land.
+            for _ in range(2000):
+                if self.beat_source is not None:
+                    break
+                time.sleep(0.001)
+            for level, kind, raw in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                    seconds, nanoseconds = struct.unpack("qq", raw[:16])
+                    stamp = seconds + nanoseconds / 1e9 - self.realtime_offset - rec.started
+            if address[1] != self.beat_source or not data.startswith(b"b "):
+                rec.intrusions.append(stamp)
+                continue
+            try:
+                number = int(data[2:])
+            except ValueError:
+                number = -1
+            if number <= last:
+                rec.beat_numbers_ok = False
+            elif number > last + 1:
+                rec.beats_lost += number - last - 1
+            last = max(last, number)
+            rec.beats.append(stamp)
+
+    # -- HTTP ------------------------------------------------------------------
+
+    async def serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        rec = self.record
+        rec.connections += 1
+        conn = rec.connections
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                keep_alive = await self.answer(conn, head, reader, writer)
+                if not keep_alive:
+                    return
+        finally:
+            writer.close()
+
+    async def answer(self, conn: int, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; return whether the connection stays open."""
+        rec = self.record
+        arrived = rec.now()
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                headers[name.strip().lower()] = value.strip()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            await self.send(writer, "HTTP/1.0", 400, b'{"error": "bad request line"}', keep_alive=False)
+            return False
+        method, target, version = parts
+        length = int(headers.get("content-length", "0") or 0)
+        if length:
+            await reader.readexactly(min(length, 1 << 20))
+        connection = headers.get("connection", "").lower()
+        keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+        token = target.split("?", 1)[0].removeprefix("/data/")
+        if method not in ("GET", "HEAD") or not target.startswith("/data/") or token not in self.tokens:
+            body = json.dumps({"error": "not found", "path": target[:200]}).encode()
+            await self.send(writer, version, 404, body, keep_alive)
+            rec.requests.append({"token": None, "target": target[:200], "status": 404, "arrived": arrived})
+            return keep_alive
+
+        text = json.dumps(random_body(self.rng), ensure_ascii=self.rng.random() < 0.5)
+        entry = {
+            "token": token,
+            "conn": conn,
+            "version": version,
+            "method": method,
+            "arrived": arrived,
+            "body": text,
+            "status": 200,
+        }
+        rec.requests.append(entry)
+        self.enter()
+        try:
+            await asyncio.sleep(self.delay)
+            await self.send(writer, version, 200, text.encode(), keep_alive, head_only=method == "HEAD")
+            entry["released"] = rec.now()
+        finally:
+            self.leave()
+        return keep_alive
+
+    def enter(self) -> None:
+        rec = self.record
+        rec.in_flight += 1
+        rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
+        rec.in_flight_timeline.append((rec.now(), rec.in_flight))
+
+    def leave(self) -> None:
+        rec = self.record
+        rec.in_flight -= 1
+        rec.in_flight_timeline.append((rec.now(), rec.in_flight))
+
+    @staticmethod
+    async def send(
+        writer: asyncio.StreamWriter, version: str, status: int, body: bytes, keep_alive: bool, head_only: bool = False
+    ) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+        head = [
+            f"{version} {status} {reason}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+            "Connection: keep-alive" if keep_alive else "Connection: close",
+            "Cache-Control: no-store",
+        ]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (b"" if head_only else body))
+        await writer.drain()
+
+    # -- observer ----------------------------------------------------------------
+
+    async def serve_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        rec = self.record
+        if rec.control_connected is not None:
+            # The harness connects once, before the learner's code is imported: anyone else is an intruder.
+            rec.intrusions.append(rec.now())
+            writer.close()
+            return
+        rec.control_connected = rec.now()
+        peer_port = writer.get_extra_info("peername")[1]
+        local_port = writer.get_extra_info("sockname")[1]
+        threading.Thread(target=self.sample_loop_thread, args=(peer_port, local_port), daemon=True).start()
+        try:
+            while True:
+                try:
+                    line = await reader.readuntil(b"\n")
+                except asyncio.LimitOverrunError:
+                    rec.control_garbage += 1
+                    return
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                stamp = rec.now()
+                rec.control_bytes += len(line)
+                if rec.control_bytes > MAX_CONTROL_BYTES:
+                    rec.control_garbage += 1
+                    return
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    rec.control_garbage += 1
+                    continue
+                if isinstance(message, dict):
+                    message["at"] = stamp
+                    if message.get("t") == "hello" and isinstance(message.get("beat_port"), int):
+                        self.beat_source = message["beat_port"]
+                    rec.messages.append(message)
+                else:
+                    rec.control_garbage += 1
+        finally:
+            rec.control_closed = rec.now()
+            writer.close()
+
+    def sample_loop_thread(self, peer_port: int, local_port: int) -> None:
+        """Find the harness's process by its socket, then sample its main thread's scheduler accounting."""
+        rec = self.record
+        try:
+            pid = find_socket_owner(peer_port, local_port)
+        except OSError as exc:
+            rec.sched_error = f"cannot find the harness process: {exc}"
+            return
+        if pid is None:
+            rec.sched_error = "cannot find the harness process: no process holds its socket"
+            return
+        rec.loop_pid = pid
+        path = f"/proc/{pid}/task/{pid}/schedstat"
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                while True:
+                    handle.seek(0)
+                    fields = handle.read(200).split()
+                    if not fields:
+                        return
+                    rec.sched.append((rec.now(), int(fields[0]), int(fields[1])))
+                    time.sleep(SCHED_PERIOD)
+        except (OSError, ValueError, IndexError):
+            return  # the process is gone: the last sample stands for its end
+
+
+SCHED_PERIOD = 0.005
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; the socket module leaves it out
+
+
+def find_socket_owner(peer_port: int, local_port: int) -> int | None:
+    """The pid of the oldest process holding the TCP socket bound to `peer_port` and connected to `local_port`.
+
+    /proc/net/tcp is this network namespace's table (the fixture runs in the sandbox's namespace);
+    /proc/<pid>/fd is read in the host's pid namespace, where the sandboxed process is visible.
+    """
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.rsplit(":", 1)[1], 16) == peer_port and int(remote.rsplit(":", 1)[1], 16) == local_port:
+                inode = fields[9]
+                break
+        if inode:
+            break
+    if not inode:
+        return None
+    target = f"socket:[{inode}]"
+    owners = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                if os.readlink(fd.path) == target:
+                    with open(f"/proc/{entry.name}/stat") as handle:
+                        start = int(handle.read().rsplit(")", 1)[1].split()[19])
+                    owners.append((start, int(entry.name)))
+                    break
+        except OSError:
+            continue
+    return min(owners)[1] if owners else None
+
+
+async def main() -> None:
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    config = json.loads(await stdin.readline())
+    fixture = Fixture(list(config["tokens"]), float(config["delay"]), random.SystemRandom())
+    http = await asyncio.start_server(fixture.serve_http, "127.0.0.1", 0, limit=MAX_HEADER_BYTES, backlog=128)
+    control = await asyncio.start_server(fixture.serve_control, "127.0.0.1", 0, limit=MAX_CONTROL_LINE)
+    beats = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    beats.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    beats.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    beats.bind(("127.0.0.1", 0))
+    threading.Thread(target=fixture.receive_beats, args=(beats,), daemon=True).start()
+    ports = {
+        "http_port": http.sockets[0].getsockname()[1],
+        "control_port": control.sockets[0].getsockname()[1],
+        "beat_port": beats.getsockname()[1],
+    }
+    sys.stdout.write(json.dumps(ports) + "\n")
+    sys.stdout.flush()
+    await stdin.read()  # until the grader closes our stdin: the run is over
+    # Let lines already in the socket buffers be stamped before reporting.
+    await asyncio.sleep(0.05)
+    sys.stdout.write(json.dumps(fixture.record.report()) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,214 @@
+"""The trusted driver that runs next to the learner's `solution.py` in the sandbox (as main.py).
+
+    python main.py CONFIG_JSON
+
+CONFIG_JSON: {"control_port": Q, "beat_port": B, "urls": [...], "interval": 0.01, "stale": 0.04, "timeout": 8.0}
+
+It opens its control connection to the observer *before* importing the
+learner's module, then:
+
+- checks that `get_data` is a coroutine function;
+- runs a heartbeat on the event loop (a `call_later` chain that sends a `b <n>`
+  datagram to the observer every `interval` seconds): the kernel stamps each tick
+  on arrival, so a gap in the ticks is a stall seen from outside;
+- runs a watchdog thread that, when the heartbeat goes stale, takes the loop
+  thread's stack (for feedback only: it names the line that blocked);
+- calls `get_data` for every URL at once and sends each result to the observer
+  as JSON text, where the grader compares it with the body the server sent.
+
+Nothing here decides the verdict: everything it sends is stamped and judged
+outside. The learner's code shares this process and could interfere; what it
+can fake (the stack samples, its own stdout) does not count, and what counts
+(the bodies the server sent, tick arrival times, requests in flight) is
+measured where it cannot reach.
+"""
+
+import asyncio
+import contextlib
+import inspect
+import json
+import linecache
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import types
+
+# Bind everything the harness relies on now, before the learner's module can patch it.
+monotonic = time.monotonic
+sleep = time.sleep
+dumps = json.dumps
+current_frames = sys._current_frames
+CoroutineType = types.CoroutineType
+iscoroutinefunction = inspect.iscoroutinefunction
+Lock = threading.Lock
+Thread = threading.Thread
+getline = linecache.getline
+
+CONFIG = json.loads(sys.argv[1])
+SOLUTION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "solution.py")
+MAX_TEXT = 64 * 1024
+
+control = socket.create_connection(("127.0.0.1", CONFIG["control_port"]))
+control.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sendall = control.sendall
+send_lock = Lock()
+
+
+def send(message: dict) -> None:
+    """Send one JSON line to the observer (thread-safe)."""
+    data = (dumps(message) + "\n").encode()
+    with send_lock:
+        sendall(data)
+
+
+beat_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+beat_socket.connect(("127.0.0.1", CONFIG["beat_port"]))
+send_datagram = beat_socket.send
+
+
+def send_beat(number: int) -> None:
+    with contextlib.suppress(OSError):  # a lost tick reads as a stall: the safe side
+        send_datagram(b"b %d" % number)
+
+
+def clip(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def solution_frames(tb_or_frame: object) -> list[dict]:
+    """Frames of solution.py in a traceback or stack, innermost last, with their source lines."""
+    frames = []
+    if isinstance(tb_or_frame, types.TracebackType):
+        summary = traceback.extract_tb(tb_or_frame)
+    else:
+        summary = traceback.extract_stack(tb_or_frame)
+    for entry in summary:
+        if entry.filename == SOLUTION:
+            frames.append({"line": entry.lineno, "code": clip((entry.line or "").strip(), 200), "func": entry.name})
+    return frames
+
+
+def safe_str(value: object) -> str:
+    try:
+        return clip(str(value), 500)
+    except BaseException:  # noqa: BLE001  (a learner's __str__ may raise anything)
+        return "<unprintable>"
+
+
+def describe_exception(exc: BaseException) -> dict:
+    return {
+        "type": type(exc).__name__,
+        "message": safe_str(exc),
+        "frames": solution_frames(exc.__traceback__)[-5:],
+    }
+
+
+send({"t": "hello", "beat_port": beat_socket.getsockname()[1]})
+
+# -- import the learner's module -------------------------------------------------
+
+try:
+    import solution  # noqa: E402  (the import must come after the control connection is open)
+except BaseException as exc:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too: report, then stop)
+    send({"t": "import_error", "error": describe_exception(exc)})
+    control.close()
+    os._exit(0)
+
+get_data = getattr(solution, "get_data", None)
+if get_data is None or not iscoroutinefunction(get_data):
+    kind = "missing" if get_data is None else type(get_data).__name__
+    send({"t": "not_coroutine_function", "kind": kind})
+    control.close()
+    os._exit(0)
+
+# -- heartbeat and watchdog --------------------------------------------------------
+
+last_beat = [monotonic()]
+loop_thread_id = threading.get_ident()
+stop_watchdog = threading.Event()
+
+
+def watchdog() -> None:
+    """Sample the loop thread's stack while the heartbeat is stale (feedback only)."""
+    interval = CONFIG["interval"]
+    stale = CONFIG["stale"]
+    while not stop_watchdog.is_set():
+        sleep(interval / 2)
+        since = monotonic() - last_beat[0]
+        if since < stale:
+            continue
+        frame = current_frames().get(loop_thread_id)
+        if frame is None:
+            continue
+        mine = solution_frames(frame)
+        innermost = traceback.extract_stack(frame)[-1:]
+        where = [{"file": os.path.basename(e.filename), "line": e.lineno, "func": e.name} for e in innermost]
+        try:
+            send({"t": "stack", "stale_ms": round(since * 1000), "frames": mine[-4:], "innermost": where})
+        except OSError:
+            return
+
+
+async def run_calls() -> None:
+    loop = asyncio.get_running_loop()
+    call_later = loop.call_later
+    interval = CONFIG["interval"]
+
+    def beat(number: int) -> None:
+        send_beat(number)
+        last_beat[0] = monotonic()
+        call_later(interval, beat, number + 1)
+
+    beat(0)
+    Thread(target=watchdog, daemon=True, name="watchdog").start()
+    await asyncio.sleep(interval * 5)  # a few ticks before the calls, so a stall at the start shows
+
+    async def one(index: int, url: str) -> None:
+        started = monotonic()
+        try:
+            pending = get_data(url)
+            if type(pending) is not CoroutineType:
+                send({"t": "result", "i": index, "ok": False, "error": {"type": "NotACoroutine", "message": ""}})
+                return
+            value = await pending
+        except BaseException as exc:  # noqa: BLE001  (the learner's failure is a result, not ours)
+            send({"t": "result", "i": index, "ok": False, "error": describe_exception(exc)})
+            return
+        try:
+            text = dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            send(
+                {
+                    "t": "result",
+                    "i": index,
+                    "ok": False,
+                    "error": {"type": "NotJSON", "message": f"{type(value).__name__}: {safe_str(exc)}"},
+                }
+            )
+            return
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+        send({"t": "result", "i": index, "ok": True, "json": text, "seconds": round(monotonic() - started, 4)})
+
+    send({"t": "start"})
+    tasks = [asyncio.ensure_future(one(index, url)) for index, url in enumerate(CONFIG["urls"])]
+    done, pending = await asyncio.wait(tasks, timeout=CONFIG["timeout"])
+    send({"t": "end", "pending": len(pending)})
+    # Leave at once: no cancelling, no waiting for the learner's threads or executors to wind down.
+    control.close()
+    os._exit(0)
+
+
+try:
+    asyncio.run(run_calls())
+except BaseException as exc:  # noqa: BLE001
+    send({"t": "harness_error", "error": describe_exception(exc)})
+finally:
+    stop_watchdog.set()
+    try:
+        control.close()
+    finally:
+        os._exit(0)
