@@ -8,16 +8,14 @@ yet, and a row is never lost because the broker was reached first.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from . import ratelimit
 from .grading import InvalidSubmission, Verdict, check_code, grade
 from .models import Challenge, Submission
 
@@ -62,21 +60,20 @@ def active_challenge(slug: str) -> Challenge:
         raise UnknownChallenge(f"There is no challenge called {slug!r}.") from None
 
 
+def submission_limit() -> ratelimit.Limit:
+    """The per-user limit on submissions, counted in the shared cache (Redis)."""
+    return ratelimit.Limit(scope="challenge-submit", limit=per_minute_limit(), window=60)
+
+
 def _take_rate_limit_slot(user_id: int) -> None:
     """Count one submission in this minute's window; raise RateLimited past the limit."""
-    limit = per_minute_limit()
-    now = time.time()
-    window = int(now // 60)
-    key = f"challenges:submit:{user_id}:{window}"
-    # add() then incr() are both atomic in Redis: concurrent requests each get their own count.
-    cache.add(key, 0, timeout=120)
-    count = cache.incr(key)
-    if count > limit:
-        retry_after = max(1, math.ceil((window + 1) * 60 - now))
+    limit = submission_limit()
+    decision = ratelimit.hit(limit, str(user_id))
+    if not decision.allowed:
         raise RateLimited(
-            f"You have sent {limit} submissions in the last minute, the most allowed. "
-            f"Try again in {retry_after} seconds.",
-            retry_after,
+            f"You have sent {limit.limit} submissions in the last minute, the most allowed. "
+            f"Try again in {decision.retry_after} seconds.",
+            decision.retry_after,
         )
 
 
