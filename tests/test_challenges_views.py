@@ -1,0 +1,142 @@
+"""The challenge pages: list, page, submit (htmx and plain), status polling, and isolation between users."""
+
+import pytest
+from django.urls import reverse
+
+from cards import ratelimit
+from cards.models import Submission
+from cards.submissions import submission_limit
+from tests.challenges_factories import make_challenge, make_submission, make_user
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def learner(client):
+    user = make_user()
+    ratelimit.reset(submission_limit(), str(user.pk))
+    client.force_login(user)
+    yield user
+    ratelimit.reset(submission_limit(), str(user.pk))
+
+
+@pytest.fixture
+def challenge():
+    return make_challenge("blocking-call", title="The blocking call")
+
+
+def test_pages_need_login(client, challenge):
+    for url in (reverse("challenge_list"), reverse("challenge_detail", args=[challenge.slug])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
+
+
+def test_list_and_page_show_prompt_starter_and_editor(client, learner, challenge):
+    page = client.get(reverse("challenge_list")).content.decode()
+    assert "The blocking call" in page
+    page = client.get(reverse("challenge_detail", args=[challenge.slug])).content.decode()
+    assert "<code>get_data</code>" in page
+    assert 'name="code"' in page and "FAIL" in page  # the starter fills the editor
+    assert "js/challenge-editor.js" in page
+    assert "No attempts yet." in page
+
+
+def test_htmx_submit_returns_polling_status_then_the_verdict_stops_polling(
+    client, learner, challenge, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("challenge_submit", args=[challenge.slug]), {"code": "PASS\n"}, **HTMX)
+    assert response.status_code == 200
+    assert len(callbacks) == 1
+    submission = Submission.objects.get()
+    status_url = reverse("challenge_submission", args=[submission.pk])
+    html = response.content.decode()
+    assert 'data-status="queued"' in html
+    assert f'hx-get="{status_url}"' in html and 'hx-trigger="every 1s"' in html
+
+    Submission.objects.filter(pk=submission.pk).update(status="running")
+    html = client.get(status_url, **HTMX).content.decode()
+    assert 'data-status="running"' in html and "hx-trigger" in html
+
+    Submission.objects.filter(pk=submission.pk).update(
+        status="graded",
+        passed=False,
+        quality=1,
+        verdict={
+            "passed": False,
+            "quality": 1,
+            "checks": [{"name": "loop stays free", "passed": False, "measured": {"stall_ms": 410}, "message": "m"}],
+            "feedback": "line 5, `requests.get(url)`, held the event loop for 410 ms per call",
+            "timings": {},
+        },
+    )
+    html = client.get(status_url, **HTMX).content.decode()
+    assert 'data-status="graded"' in html
+    assert "hx-trigger" not in html  # polling stops
+    assert "loop stays free" in html and "stall_ms" in html and "410" in html
+    assert "requests.get(url)" in html
+    assert 'hx-swap-oob="true"' in html  # the attempts table is refreshed with the verdict
+
+
+def test_plain_form_submit_redirects_to_the_submission_page(client, learner, challenge):
+    response = client.post(reverse("challenge_submit", args=[challenge.slug]), {"code": "PASS\n"})
+    submission = Submission.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("challenge_submission", args=[submission.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "Reload" in page and "PASS" in page
+
+
+def test_rejected_submission_shows_the_reason_in_place(client, learner, challenge):
+    response = client.post(reverse("challenge_submit", args=[challenge.slug]), {"code": "x = 1\n" * 12000}, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-status="rejected"' in html and "64 KiB" in html
+    assert not Submission.objects.exists()
+
+    response = client.post(reverse("challenge_submit", args=[challenge.slug]), {"code": "print(1)\x00"})
+    assert response.status_code == 302
+    assert "NUL byte" in client.get(response["Location"]).content.decode()
+
+
+def test_rate_limited_submission_says_when_to_retry(client, learner, challenge, settings):
+    settings.CHALLENGE_SUBMISSIONS_PER_MINUTE = 1
+    url = reverse("challenge_submit", args=[challenge.slug])
+    client.post(url, {"code": "PASS\n"}, **HTMX)
+    response = client.post(url, {"code": "PASS\n# again\n"}, **HTMX)
+    assert "Try again in" in response.content.decode()
+    assert int(response["Retry-After"]) >= 1
+    assert Submission.objects.count() == 1
+
+
+def test_unknown_challenge_is_404(client, learner):
+    assert client.get(reverse("challenge_detail", args=["nope"])).status_code == 404
+    assert client.post(reverse("challenge_submit", args=["nope"]), {"code": "PASS\n"}).status_code == 404
+
+
+def test_another_users_submission_is_404(client, learner, challenge):
+    other = make_user("other")
+    theirs = make_submission(other, challenge, "PASS\n# secret\n")
+    mine = make_submission(learner, challenge, "PASS\n")
+    assert client.get(reverse("challenge_submission", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("challenge_submission", args=[theirs.pk]), **HTMX).status_code == 404
+    assert client.get(reverse("challenge_submission", args=[mine.pk])).status_code == 200
+    page = client.get(reverse("challenge_detail", args=[challenge.slug])).content.decode()
+    assert "# secret" not in page
+    assert f'data-submission="{theirs.pk}"' not in page
+
+
+def test_learner_output_in_a_verdict_is_escaped(client, learner, challenge):
+    submission = make_submission(
+        learner,
+        challenge,
+        status="graded",
+        passed=False,
+        quality=0,
+        verdict={"passed": False, "quality": 0, "checks": [], "feedback": "<script>alert(1)</script>", "timings": {}},
+    )
+    html = client.get(reverse("challenge_submission", args=[submission.pk])).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
