@@ -1,0 +1,72 @@
+"""The review step (answer + render the next card) runs the same SQL queries at any collection size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from cards import review
+from cards.models import ReviewState
+from tests.review_factories import make_cards, make_deck, make_user
+
+pytestmark = pytest.mark.django_db
+
+# session, user, profile, [savepoint] state FOR UPDATE, duplicate check, conditional update, log insert,
+# [release], then the next card: profile, introduced today, new cards, answers today, due count,
+# re-drill count, next due card, last undoable answer.
+ANSWER_STEP_QUERIES = 17
+PAGE_QUERIES = 10
+
+
+def collection(size: int):
+    """A learner with `size` cards in their schedule (half due today), a re-drill pending and new cards."""
+    user = make_user(new_cards_per_day=5)
+    today = review.local_today(review.profile_for(user))
+    deck = make_deck()
+    cards = make_cards(size + 5, deck=deck)
+    states = [
+        ReviewState(
+            user=user,
+            card=card,
+            repetitions=2,
+            interval=6,
+            due_on=today if i % 2 else today + dt.timedelta(days=3 + i % 30),
+            last_reviewed_on=today - dt.timedelta(days=6),
+            introduced_on=today - dt.timedelta(days=20),
+        )
+        for i, card in enumerate(cards[:size])
+    ]
+    states[0].redrill, states[0].last_reviewed_on, states[0].due_on = True, today, today + dt.timedelta(days=1)
+    ReviewState.objects.bulk_create(states)
+    return user
+
+
+def due_state(user) -> ReviewState:
+    return review.session_for(user).next.state
+
+
+@pytest.mark.parametrize("size", [10, 500])
+def test_answer_step_query_count_is_constant(client, django_assert_num_queries, size):
+    user = collection(size)
+    client.force_login(user)
+    state = due_state(user)
+    fields = {"state": state.pk, "version": state.version, "quality": 4, "request_id": str(uuid.uuid4())}
+    with django_assert_num_queries(ANSWER_STEP_QUERIES):
+        response = client.post(reverse("review_answer"), fields, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b'class="answer-form"' in response.content
+    state.refresh_from_db()
+    assert state.version == 1
+
+
+@pytest.mark.parametrize("size", [10, 500])
+def test_review_page_query_count_is_constant(client, django_assert_num_queries, size):
+    user = collection(size)
+    client.force_login(user)
+    due_state(user)
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(reverse("review"))
+    assert response.status_code == 200
