@@ -1,1 +1,2 @@
 """Imports every grader module so that each registers its kind. Add new graders here."""
+from . import async_blocking  # noqa: F401

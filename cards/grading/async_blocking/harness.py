@@ -33,7 +33,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 import types
 
 # Bind everything the harness relies on now, before the learner's module can patch it.
@@ -78,16 +77,47 @@ def clip(text: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def solution_frames(tb_or_frame: object) -> list[dict]:
-    """Frames of solution.py in a traceback or stack, innermost last, with their source lines."""
-    frames = []
+def frame_entries(tb_or_frame: object) -> list[tuple[str, int, int | None, int | None, int | None, str]]:
+    """(file, line, end line, column, end column, function) for each frame, outermost first.
+
+    3.11 knows the columns of the expression each frame is running (co_positions at f_lasti).
+    """
+    entries = []
     if isinstance(tb_or_frame, types.TracebackType):
-        summary = traceback.extract_tb(tb_or_frame)
+        tb = tb_or_frame
+        while tb is not None:
+            entries.append((tb.tb_frame, tb.tb_lasti))
+            tb = tb.tb_next
     else:
-        summary = traceback.extract_stack(tb_or_frame)
-    for entry in summary:
-        if entry.filename == SOLUTION:
-            frames.append({"line": entry.lineno, "code": clip((entry.line or "").strip(), 200), "func": entry.name})
+        frame = tb_or_frame
+        while frame is not None:
+            entries.append((frame, frame.f_lasti))
+            frame = frame.f_back
+        entries.reverse()
+    out = []
+    for frame, lasti in entries:
+        code = frame.f_code
+        line, end_line, col, end_col = frame.f_lineno, None, None, None
+        try:
+            position = list(code.co_positions())[lasti // 2]
+            line, end_line, col, end_col = position[0] or line, position[1], position[2], position[3]
+        except (IndexError, ValueError):
+            pass
+        out.append((code.co_filename, line, end_line, col, end_col, code.co_name))
+    return out
+
+
+def solution_frames(tb_or_frame: object) -> list[dict]:
+    """Frames of solution.py in a traceback or stack, innermost last, quoting the expression being run."""
+    frames = []
+    for filename, line, end_line, col, end_col, func in frame_entries(tb_or_frame):
+        if filename != SOLUTION:
+            continue
+        source = getline(SOLUTION, line)
+        code = source.strip()
+        if col is not None and end_col is not None and end_line == line:
+            code = source.encode()[col:end_col].decode("utf-8", "replace").strip() or code
+        frames.append({"line": line, "code": clip(code, 200), "func": func})
     return frames
 
 
@@ -144,8 +174,8 @@ def watchdog() -> None:
         if frame is None:
             continue
         mine = solution_frames(frame)
-        innermost = traceback.extract_stack(frame)[-1:]
-        where = [{"file": os.path.basename(e.filename), "line": e.lineno, "func": e.name} for e in innermost]
+        inner = frame_entries(frame)[-1]
+        where = [{"file": os.path.basename(inner[0]), "line": inner[1], "func": inner[5]}]
         try:
             send({"t": "stack", "stale_ms": round(since * 1000), "frames": mine[-4:], "innermost": where})
         except OSError:
