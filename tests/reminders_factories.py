@@ -26,7 +26,10 @@ def make_deck() -> Deck:
     return Deck.objects.create(slug=f"reminder-deck-{n}", title=f"Reminder deck {n}")
 
 
-def make_cards(count: int, deck: Deck | None = None, question: str = "What does the event loop do? ({i})") -> list[Card]:
+QUESTION = "What does the event loop do? ({i})"
+
+
+def make_cards(count: int, deck: Deck | None = None, question: str = QUESTION) -> list[Card]:
     """`count` cards in one deck, created in one query."""
     deck = deck or make_deck()
     start = next(_seq) * 1000
