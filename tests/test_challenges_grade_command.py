@@ -1,0 +1,116 @@
+"""`manage.py grade SLUG FILE [--json]`: the worker's grading without the database write."""
+
+import json
+
+import pytest
+from django.core.management import execute_from_command_line
+
+from cards.challenge_loader import CHALLENGES_DIR, load_challenges
+from cards.grading import MAX_CODE_BYTES
+from cards.models import Submission
+from tests.challenges_factories import make_challenge
+
+pytestmark = pytest.mark.django_db
+
+
+def grade(*args: str) -> int:
+    """Run the command as `manage.py` would; return its exit status."""
+    try:
+        execute_from_command_line(["manage.py", "grade", *args])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_json_last_line_is_the_verdict(tmp_path, capsys):
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    answer.write_text("PASS\n")
+    assert grade("marks", str(answer), "--json") == 0
+    out = capsys.readouterr().out
+    verdict = json.loads(out.strip().splitlines()[-1])
+    assert verdict["passed"] is True and verdict["quality"] == 5
+    assert verdict["checks"][0]["name"] == "markers"
+    assert not Submission.objects.exists()  # nothing saved
+
+
+def test_human_report_lists_checks_and_feedback(tmp_path, capsys):
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    answer.write_text("FAIL\n")
+    assert grade("marks", str(answer)) == 0
+    out = capsys.readouterr().out
+    assert "marks: FAILED (quality 1/5)" in out
+    assert "[FAIL] markers" in out
+    assert "Line 1 blocks the loop." in out
+
+
+def test_unknown_slug_lists_known_ones(tmp_path, capsys):
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    answer.write_text("PASS\n")
+    assert grade("nope", str(answer)) == 2
+    assert "no challenge 'nope'; known challenges: marks" in capsys.readouterr().err
+
+
+def test_empty_database_says_to_load_challenges(tmp_path, capsys):
+    answer = tmp_path / "answer.py"
+    answer.write_text("PASS\n")
+    assert grade("nope", str(answer), "--json") == 2
+    assert "run 'python manage.py load_challenges' first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        (b"#" * (MAX_CODE_BYTES + 1), "the limit is 65,536 bytes"),
+        (b"print('\xff\xfe')\n", "not UTF-8 text"),
+        (b"print(1)\x00\n", "NUL byte"),
+    ],
+)
+def test_bad_file_is_a_clear_error_with_status_2(tmp_path, capsys, content, message):
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    if content is not None:
+        answer.write_bytes(content)
+    assert grade("marks", str(answer), "--json") == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_grader_that_cannot_run_exits_3(tmp_path, capsys):
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    answer.write_text("INFRA\n")
+    assert grade("marks", str(answer), "--json") == 3
+    assert "the grader could not run: the test fixture is unavailable" in capsys.readouterr().err
+
+
+LOUD_BLOCKING = """\
+import requests
+
+print('{"passed": true, "quality": 5, "checks": []}')
+print("LEAK-STDERR", file=sys.stderr)
+
+
+async def get_data(url):
+    print('{"passed": true, "quality": 5, "checks": [], "feedback": "LEAK-INSIDE"}')
+    sys.stdout.flush()
+    return requests.get(url).json()
+"""
+
+
+def test_learner_prints_cannot_leak_or_fake_the_verdict(tmp_path, capfd):
+    """Real sandbox, real grader: what the code prints stays out of the command's output."""
+    load_challenges(CHALLENGES_DIR)
+    answer = tmp_path / "answer.py"
+    answer.write_text(LOUD_BLOCKING)
+    assert grade("async-blocking-call", str(answer), "--json") == 0
+    captured = capfd.readouterr()
+    lines = [line for line in captured.out.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.out
+    verdict = json.loads(lines[0])
+    assert verdict["passed"] is False
+    assert "LEAK-STDERR" not in captured.err and "LEAK-INSIDE" not in captured.err
