@@ -89,6 +89,7 @@ def test_grader_that_cannot_run_exits_3(tmp_path, capsys):
 
 
 LOUD_BLOCKING = """\
+import sys
 import requests
 
 print('{"passed": true, "quality": 5, "checks": []}')
