@@ -104,7 +104,9 @@ def _write_all(fd: int, data: bytes) -> None:
 def _etc_files(uid: int) -> dict[str, bytes]:
     """A minimal /etc: the run's user, and localhost for fixtures reached by name."""
     return {
-        "/etc/passwd": f"root:x:0:0::/nonexistent:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::{TMP}:/usr/sbin/nologin\n".encode(),
+        "/etc/passwd": (
+            f"root:x:0:0::/nonexistent:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}::{TMP}:/usr/sbin/nologin\n"
+        ).encode(),
         "/etc/group": f"root:x:0:\nsandbox:x:{uid}:\n".encode(),
         "/etc/hosts": b"127.0.0.1\tlocalhost\n::1\tlocalhost\n",
     }
@@ -115,7 +117,8 @@ def _rlimits(limits: SandboxLimits, memory_cgroup: bool) -> tuple[tuple[int, int
     # With a memory cgroup the tree's memory is capped there (and an OOM kill is seen from outside);
     # RLIMIT_AS stays as a per-process backstop, loose enough not to pre-empt the cgroup.
     address_space = limits.memory_mb * MIB * (4 if memory_cgroup else 1)
-    nproc = limits.max_processes + BWRAP_PROCESSES
+    # Looser than the pids cgroup where there is one, so the cgroup (whose hits are counted) binds first.
+    nproc = limits.max_processes + BWRAP_PROCESSES + (8 if memory_cgroup else 0)
     return (
         (resource.RLIMIT_CPU, cpu, cpu + 1),
         (resource.RLIMIT_AS, address_space, address_space),
@@ -267,6 +270,9 @@ class _Run:
             "TMPDIR": TMP,
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # glibc reserves 64 MiB of address space per thread arena: cap arenas so RLIMIT_AS counts
+            # memory rather than threads.
+            "MALLOC_ARENA_MAX": "2",
         }
         for key, value in {**base_env, **env}.items():
             cmd += ["--setenv", key, value]
