@@ -1,0 +1,192 @@
+"""Benign code gets its exact output back; statuses, the command line, concurrency, refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from cards.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from cards.sandbox import host as sandbox_host
+from tests.sandbox_factories import assert_tree_gone, run, token
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_exact_stdout_stderr_and_exit_code() -> None:
+    result = run("import sys\nsys.stdout.write('héllo\\x00 wörld')\nsys.stderr.write('warn\\n')\nsys.exit(0)")
+    assert result.status == "ok" and result.exit_code == 0 and result.signal is None
+    assert result.stdout == "héllo\x00 wörld"
+    assert result.stderr == "warn\n"
+    assert result.limit_hit is None and not result.output_truncated
+
+
+def test_invalid_utf8_is_decoded_safely_and_kept_raw() -> None:
+    result = run("import os; os.write(1, b'ok \\xff\\xfe\\x80 end')")
+    assert result.stdout_bytes == b"ok \xff\xfe\x80 end"
+    assert result.stdout == "ok \ufffd\ufffd\ufffd end"
+    json.dumps(result.to_dict())
+
+
+def test_non_zero_exit_and_exception_are_errors() -> None:
+    assert run("raise SystemExit(3)").exit_code == 3
+    crashed = run("raise ValueError('boom')")
+    assert crashed.status == "error" and crashed.exit_code == 1
+    assert "ValueError: boom" in crashed.stderr
+
+
+def test_stdin_args_env_and_a_harness_file_beside_the_entry() -> None:
+    result = run_python(
+        {
+            "harness.py": "import os, sys, solution\nprint(solution.double(int(sys.stdin.read())), sys.argv[1:], "
+            "os.environ['GRADER_TOKEN'])",
+            "solution.py": "def double(x):\n    return 2 * x\n",
+            "pkg/helper.py": "VALUE = 1\n",
+        },
+        entry="harness.py",
+        args=["--fast", "x y"],
+        stdin=b"21",
+        env={"GRADER_TOKEN": "abc"},
+    )
+    assert result.status == "ok", result.stderr
+    assert result.stdout == "42 ['--fast', 'x y'] abc\n"
+
+
+def test_httpx_and_requests_are_there_and_the_project_is_not() -> None:
+    result = run(
+        """
+        import httpx, requests, sys
+        print(httpx.__version__, requests.__version__)
+        for name in ("django", "cards", "studyapp", "celery"):
+            try:
+                __import__(name)
+                print("IMPORTED", name)
+            except ImportError:
+                pass
+        print(sys.path)
+        """
+    )
+    assert result.status == "ok", result.stderr
+    assert result.stdout.startswith("0.28.1 2.34.2")
+    assert "IMPORTED" not in result.stdout
+    assert "/work" not in result.stdout and "/root" not in result.stdout
+
+
+def test_grader_pipe_is_passed_in() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        result = run_python(
+            {"main.py": f"import os\nfor i in range(3):\n    os.write({write_end}, b'tick')\n"}, pass_fds=(write_end,)
+        )
+        os.close(write_end)
+        write_end = -1
+        assert result.status == "ok", result.stderr
+        assert os.read(read_end, 100) == b"tick" * 3
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
+
+
+def test_eight_concurrent_runs_from_threads_each_get_their_own_result() -> None:
+    barrier = threading.Barrier(8)
+
+    def one(i: int) -> tuple[int, str, str]:
+        marker = token()
+        barrier.wait()
+        result = run(
+            f"import os, sys, time\nopen('/tmp/me', 'w').write('{i}')\ntime.sleep(0.2)\n"
+            f"print({i}, open('/tmp/me').read(), os.getuid(), sys.argv[1])",
+            marker=marker,
+        )
+        assert_tree_gone(marker)
+        return i, result.status, result.stdout
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(8)))
+    uids = set()
+    for i, status, stdout in results:
+        assert status == "ok"
+        number, written, uid, _marker = stdout.split()
+        assert number == written == str(i)  # nobody saw another run's /tmp
+        uids.add(uid)
+    assert len(uids) == 8  # one uid per concurrent run
+
+
+def test_limits_from_settings_and_tightened(settings) -> None:
+    settings.SANDBOX_MEMORY_MB = 128
+    settings.SANDBOX_WALL_SECONDS = 4
+    limits = SandboxLimits.from_settings()
+    assert limits.memory_mb == 128 and limits.wall_seconds == 4 and limits.tmp_mb == 16
+    tighter = limits.tightened(memory_mb=64, wall_seconds=60)
+    assert tighter.memory_mb == 64 and tighter.wall_seconds == 4
+    with pytest.raises(ValueError):
+        SandboxLimits(memory_mb=0)
+
+
+def test_refuses_without_bubblewrap_and_never_runs_unsandboxed(monkeypatch, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        run_python({"main.py": f"open({str(marker)!r}, 'w')"})
+    assert not marker.exists()
+
+
+def test_refuses_without_the_sandbox_interpreter(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SANDBOX_ROOT", str(tmp_path / "missing"))
+    with pytest.raises(SandboxUnavailable, match="install_sandbox.sh"):
+        run_python({"main.py": "print(1)"})
+
+
+def test_refuses_when_namespaces_cannot_be_created(monkeypatch) -> None:
+    """A bwrap that cannot set up (here: a fake that fails like a seccomp-confined Docker) is a refusal."""
+    fake = Path("/opt/studyapp-sandbox/fake-bwrap-test")
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    try:
+        monkeypatch.setattr(sandbox_host.shutil, "which", lambda name: str(fake))
+        sandbox_host._probe.cache_clear()
+        with pytest.raises(SandboxUnavailable, match="namespace"):
+            run_python({"main.py": "print(1)"})
+    finally:
+        fake.unlink()
+        sandbox_host._probe.cache_clear()
+
+
+def test_command_json_last_line(tmp_path: Path, capsys) -> None:
+    program = tmp_path / "prog.py"
+    program.write_text("import sys\nprint('hello', sys.argv[1:])\n")
+    call_command("sandbox_run", str(program), "a", "--json", "--wall-seconds", "5")
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["status"] == "ok" and result["stdout"] == "hello ['a']\n"
+    assert result["limits"]["wall_seconds"] == 5
+
+
+def test_command_needs_no_database_or_redis(tmp_path: Path) -> None:
+    program = tmp_path / "prog.py"
+    program.write_text("while True: pass\n")
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://nobody:none@127.0.0.1:9/none",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "sandbox_run", str(program), "--json", "--cpu-seconds", "1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr  # the run's status is not "ok"
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "timeout" and result["limit_hit"] == "cpu_seconds"
