@@ -13,7 +13,18 @@ wall time into:
 - asleep: neither, i.e. blocked in a system call (a blocking socket read,
   `time.sleep`, a lock, joining a thread, waiting for a child process).
 
-"Held" = computing + asleep: how long the learner's code kept the loop from
+Not all sleep is a blocking call: a loop thread waiting for the GIL while the
+learner's worker threads hold it (to_thread, run_in_executor) sleeps too. Such a
+wait has a signature the scheduler shows: the waiting thread wakes every few
+milliseconds (CPython's GIL wait times out every switch interval, 5 ms) while
+other threads of the process run. So each stall's asleep time is excused up to
+GIL_STRETCH per wake-up of the loop thread, but no more than the CPU time the
+other threads used meanwhile (a GIL holder runs), plus a small flat allowance.
+What is left is *blocked*: asleep in one long wait that is not the GIL, e.g. a
+socket read, `time.sleep`, `Thread.join`, `Future.result`,
+`Queue.get`, `subprocess.run`.
+
+"Held" = computing + blocked: how long the learner's code kept the loop from
 running, whatever the load on the machine.
 """
 
@@ -27,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NS = 1e9
+GIL_ALLOWANCE = 0.03  # seconds of sleep per stall excused outright (hand-offs, sampling error)
+GIL_STRETCH = 0.01  # longest GIL wait between two wake-ups: twice CPython's 5 ms switch interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,7 @@ class Stall:
     computing: float
     waiting_for_cpu: float
     asleep: float
+    blocked: float
 
     @property
     def wall(self) -> float:
@@ -45,7 +59,7 @@ class Stall:
 
     @property
     def held(self) -> float:
-        return self.computing + self.asleep
+        return self.computing + self.blocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,7 @@ class Measurements:
     held: float
     computing: float
     asleep: float
+    blocked: float
     waiting_for_cpu: float
     longest: float
     max_in_flight: int
@@ -137,19 +152,23 @@ def check_results(report: dict[str, Any], tokens: list[str]) -> list[dict[str, A
     return outcomes
 
 
-def cumulative(samples: list[list[float]], at: float) -> tuple[float, float]:
-    """(seconds on CPU, seconds waiting for a CPU) of the loop thread at time `at`, interpolated."""
+def cumulative(samples: list[list[float]], at: float) -> tuple[float, ...]:
+    """The scheduler's running totals at time `at` (seconds), interpolated between samples.
+
+    A sample is [time, loop cpu ns, loop run-queue ns, others' cpu ns, others' run-queue ns, loop
+    wake-ups]; the result is (loop cpu s, loop run-queue s, others' cpu s, others' run-queue s, wake-ups).
+    """
     if not samples:
-        return 0.0, 0.0
+        return (0.0, 0.0, 0.0, 0.0, 0.0)
+    scale = (NS, NS, NS, NS, 1.0)
     times = [s[0] for s in samples]
     i = bisect_left(times, at)
-    if i == 0:
-        return samples[0][1] / NS, samples[0][2] / NS
-    if i >= len(samples):
-        return samples[-1][1] / NS, samples[-1][2] / NS
-    (t0, c0, r0), (t1, c1, r1) = samples[i - 1], samples[i]
-    share = (at - t0) / (t1 - t0) if t1 > t0 else 1.0
-    return (c0 + (c1 - c0) * share) / NS, (r0 + (r1 - r0) * share) / NS
+    if i == 0 or i >= len(samples):
+        row = samples[0] if i == 0 else samples[-1]
+        return tuple(value / k for value, k in zip(row[1:6], scale, strict=True))
+    before, after = samples[i - 1], samples[i]
+    share = (at - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 1.0
+    return tuple((b + (a - b) * share) / k for b, a, k in zip(before[1:6], after[1:6], scale, strict=True))
 
 
 def find_stalls(
@@ -159,13 +178,18 @@ def find_stalls(
     points = [start, *sorted(b for b in beats if start < b < end), end]
     stalls = []
     for a, b in zip(points, points[1:], strict=False):
-        if b - a <= threshold:
+        wall = b - a
+        if wall <= threshold:
             continue
-        cpu_a, wait_a = cumulative(samples, a)
-        cpu_b, wait_b = cumulative(samples, b)
-        computing = max(0.0, min(cpu_b - cpu_a, b - a))
-        waiting = max(0.0, min(wait_b - wait_a, b - a - computing))
-        stalls.append(Stall(a, b, computing, waiting, max(0.0, b - a - computing - waiting)))
+        at_a, at_b = cumulative(samples, a), cumulative(samples, b)
+        computing = max(0.0, min(at_b[0] - at_a[0], wall))
+        waiting = max(0.0, min(at_b[1] - at_a[1], wall - computing))
+        asleep = max(0.0, wall - computing - waiting)
+        others_busy = max(0.0, at_b[2] - at_a[2])
+        wakeups = max(0.0, at_b[4] - at_a[4])
+        gil = min(others_busy, wakeups * GIL_STRETCH)
+        blocked = max(0.0, asleep - GIL_ALLOWANCE - gil)
+        stalls.append(Stall(a, b, computing, waiting, asleep, blocked))
     return stalls
 
 
@@ -235,6 +259,7 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
         held=sum(s.held for s in stalls),
         computing=sum(s.computing for s in stalls),
         asleep=sum(s.asleep for s in stalls),
+        blocked=sum(s.blocked for s in stalls),
         waiting_for_cpu=sum(s.waiting_for_cpu for s in stalls),
         longest=max((s.wall for s in stalls), default=0.0),
         max_in_flight=int(report.get("max_in_flight", 0)),

@@ -128,9 +128,9 @@ def blame_sentence(blame: LineBlame, calls: int) -> str:
 def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> str:
     """How long the loop was held, by what, and what to do about it."""
     head = (
-        f"The event loop was held for {ms(m.held)} in all ({ms(m.computing)} computing, {ms(m.asleep)} asleep in "
-        f"blocking calls; longest stall {ms(m.longest)}). The bounds, from the seed's fix measured on this "
-        f"machine, are {ms(bounds['computing'])} computing and {ms(bounds['asleep'])} asleep."
+        f"The event loop was held for {ms(m.held)} in all ({ms(m.computing)} computing, {ms(m.blocked)} blocked in "
+        f"calls that wait; longest stall {ms(m.longest)}). The bounds, from the seed's fix measured on this "
+        f"machine, are {ms(bounds['computing'])} computing and {ms(bounds['blocked'])} blocked."
     )
     if m.tampering:
         return head + " The heartbeat could not be trusted: " + "; ".join(m.tampering) + "."
@@ -144,7 +144,7 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
             parts.append("Next: " + blame_sentence(top[1], m.calls))
     if passed:
         parts.append("That is within the bounds: the loop kept running while the requests were in flight.")
-    elif m.asleep > bounds["asleep"]:
+    elif m.blocked > bounds["blocked"]:
         parts.append(
             "While that call waited, the whole event loop waited with it: no other call, no other task could run. "
             "Await an async client (`async with httpx.AsyncClient() as client: await client.get(url)`) or move "

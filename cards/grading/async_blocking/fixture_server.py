@@ -320,21 +320,70 @@ class Fixture:
             rec.sched_error = "cannot find the harness process: no process holds its socket"
             return
         rec.loop_pid = pid
-        path = f"/proc/{pid}/task/{pid}/schedstat"
+        others = OtherThreads(pid)
         try:
-            with open(path, "rb", buffering=0) as handle:
+            with open(f"/proc/{pid}/task/{pid}/schedstat", "rb", buffering=0) as handle:
+                tick = 0
                 while True:
                     handle.seek(0)
                     fields = handle.read(200).split()
                     if not fields:
                         return
-                    rec.sched.append((rec.now(), int(fields[0]), int(fields[1])))
+                    if tick % OTHERS_EVERY == 0:
+                        others.read()
+                    tick += 1
+                    cpu, runq, slices = int(fields[0]), int(fields[1]), int(fields[2])
+                    rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices))
                     time.sleep(SCHED_PERIOD)
         except (OSError, ValueError, IndexError):
             return  # the process is gone: the last sample stands for its end
+        finally:
+            others.close()
+
+
+class OtherThreads:
+    """Running totals of CPU time and run-queue wait of a process's threads other than its main one.
+
+    Threads come and go (executor workers); a thread that has ended keeps its last figures in the
+    totals, so they only ever grow.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.handles: dict[str, int] = {}
+        self.last: dict[str, tuple[int, int]] = {}
+        self.cpu = 0
+        self.runq = 0
+
+    def read(self) -> None:
+        try:
+            names = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return
+        for name in names:
+            if name != str(self.pid) and name not in self.handles:
+                try:
+                    self.handles[name] = os.open(f"/proc/{self.pid}/task/{name}/schedstat", os.O_RDONLY)
+                except OSError:
+                    continue
+        for name, fd in list(self.handles.items()):
+            try:
+                fields = os.pread(fd, 200, 0).split()
+                self.last[name] = (int(fields[0]), int(fields[1]))
+            except (OSError, ValueError, IndexError):
+                os.close(fd)
+                del self.handles[name]
+        self.cpu = sum(v[0] for v in self.last.values())
+        self.runq = sum(v[1] for v in self.last.values())
+
+    def close(self) -> None:
+        for fd in self.handles.values():
+            os.close(fd)
+        self.handles.clear()
 
 
 SCHED_PERIOD = 0.005
+OTHERS_EVERY = 4  # the other threads are read every 20 ms: they only excuse waits, never count against
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; the socket module leaves it out
 
 

@@ -12,7 +12,7 @@ loaded machine too: a blocking call sleeps just as long whatever the load.
 Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
     computing_factor (2.5) and computing_floor_ms (300),
-    asleep_factor (2.0) and asleep_floor_ms (300): the loop bounds,
+    blocked_factor (2.0) and blocked_floor_ms (100): the loop bounds,
     bound = max(floor, factor × the reference's figure),
     min_in_flight (2): requests in flight at once for the calls to count as overlapping.
 """
@@ -47,8 +47,8 @@ class Params:
     delay_ms: float = 250
     computing_factor: float = 2.5
     computing_floor_ms: float = 300
-    asleep_factor: float = 2.0
-    asleep_floor_ms: float = 300
+    blocked_factor: float = 2.0
+    blocked_floor_ms: float = 100
     min_in_flight: int = 2
 
     @classmethod
@@ -71,7 +71,7 @@ class Calibration:
     """The seed's fix measured in the sandbox: how long it holds the loop, computing and asleep."""
 
     computing: float
-    asleep: float
+    blocked: float
     seconds: float
 
 
@@ -101,7 +101,7 @@ def calibrate(params: Params) -> Calibration:
         # The larger of the runs: a bound should not rest on one lucky measurement.
         calibration = Calibration(
             computing=max(m.computing for m in runs),
-            asleep=max(m.asleep for m in runs),
+            blocked=max(m.blocked for m in runs),
             seconds=time.monotonic() - started,
         )
         _calibrations[key] = calibration
@@ -119,7 +119,7 @@ def bounds(params: Params, calibration: Calibration) -> dict[str, float]:
     """The loop bounds: a floor, or a multiple of the reference's figure, whichever is larger."""
     return {
         "computing": max(params.computing_floor_ms / 1000, params.computing_factor * calibration.computing),
-        "asleep": max(params.asleep_floor_ms / 1000, params.asleep_factor * calibration.asleep),
+        "blocked": max(params.blocked_floor_ms / 1000, params.blocked_factor * calibration.blocked),
     }
 
 
@@ -152,21 +152,22 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
         {"right": m.right, "calls": m.calls, "requests": m.requests},
         feedback.results_feedback(m),
     )
-    loop_ok = m.finished and not m.tampering and m.computing <= limit["computing"] and m.asleep <= limit["asleep"]
+    loop_ok = m.finished and not m.tampering and m.computing <= limit["computing"] and m.blocked <= limit["blocked"]
     loop = Check(
         "loop",
         loop_ok,
         {
             "held_ms": _ms(m.held),
             "computing_ms": _ms(m.computing),
+            "blocked_ms": _ms(m.blocked),
             "asleep_ms": _ms(m.asleep),
             "waiting_for_cpu_ms": _ms(m.waiting_for_cpu),
             "longest_stall_ms": _ms(m.longest),
             "stalls": len(m.stalls),
             "bound_computing_ms": _ms(limit["computing"]),
-            "bound_asleep_ms": _ms(limit["asleep"]),
+            "bound_blocked_ms": _ms(limit["blocked"]),
             "reference_computing_ms": _ms(calibration.computing),
-            "reference_asleep_ms": _ms(calibration.asleep),
+            "reference_blocked_ms": _ms(calibration.blocked),
             "blocking_lines": [
                 {"line": b.line, "code": b.code, "held_ms": _ms(b.held), "per_call_ms": _ms(b.held / m.calls)}
                 for b in m.blame[:3]
@@ -190,7 +191,7 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
     checks = (runs, results, loop, overlap, fair)
     passed = all(c.passed for c in checks)
     if passed:
-        margin = max(m.computing / limit["computing"], m.asleep / limit["asleep"])
+        margin = max(m.computing / limit["computing"], m.blocked / limit["blocked"])
         quality = 5 if margin <= 0.5 else 4
     elif not fair.passed:
         quality = 0

@@ -2,7 +2,8 @@
 
     python main.py CONFIG_JSON
 
-CONFIG_JSON: {"control_port": Q, "beat_port": B, "urls": [...], "interval": 0.01, "stale": 0.04, "timeout": 8.0}
+CONFIG_JSON: {"control_port": Q, "beat_port": B, "urls": [...], "interval": 0.01, "stale": 0.04,
+              "sample": 0.02, "timeout": 20.0}
 
 It opens its control connection to the observer *before* importing the
 learner's module, then:
@@ -77,47 +78,43 @@ def clip(text: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def frame_entries(tb_or_frame: object) -> list[tuple[str, int, int | None, int | None, int | None, str]]:
-    """(file, line, end line, column, end column, function) for each frame, outermost first.
-
-    3.11 knows the columns of the expression each frame is running (co_positions at f_lasti).
-    """
-    entries = []
+def frame_chain(tb_or_frame: object) -> list[tuple[types.FrameType, int]]:
+    """(frame, last instruction) pairs of a traceback or a stack, outermost first."""
+    chain = []
     if isinstance(tb_or_frame, types.TracebackType):
         tb = tb_or_frame
         while tb is not None:
-            entries.append((tb.tb_frame, tb.tb_lasti))
+            chain.append((tb.tb_frame, tb.tb_lasti))
             tb = tb.tb_next
     else:
         frame = tb_or_frame
         while frame is not None:
-            entries.append((frame, frame.f_lasti))
+            chain.append((frame, frame.f_lasti))
             frame = frame.f_back
-        entries.reverse()
-    out = []
-    for frame, lasti in entries:
-        code = frame.f_code
-        line, end_line, col, end_col = frame.f_lineno, None, None, None
-        try:
-            position = list(code.co_positions())[lasti // 2]
-            line, end_line, col, end_col = position[0] or line, position[1], position[2], position[3]
-        except (IndexError, ValueError):
-            pass
-        out.append((code.co_filename, line, end_line, col, end_col, code.co_name))
-    return out
+        chain.reverse()
+    return chain
 
 
 def solution_frames(tb_or_frame: object) -> list[dict]:
-    """Frames of solution.py in a traceback or stack, innermost last, quoting the expression being run."""
+    """Frames of solution.py in a traceback or stack, innermost last, quoting the expression being run.
+
+    3.11 knows the columns of the expression a frame is running (co_positions at f_lasti).
+    """
     frames = []
-    for filename, line, end_line, col, end_col, func in frame_entries(tb_or_frame):
-        if filename != SOLUTION:
+    for frame, lasti in frame_chain(tb_or_frame):
+        code = frame.f_code
+        if code.co_filename != SOLUTION:
             continue
+        line, end_line, col, end_col = frame.f_lineno, None, None, None
+        for index, position in enumerate(code.co_positions()):
+            if index == lasti // 2:
+                line, end_line, col, end_col = position[0] or line, position[1], position[2], position[3]
+                break
         source = getline(SOLUTION, line)
-        code = source.strip()
+        text = source.strip()
         if col is not None and end_col is not None and end_line == line:
-            code = source.encode()[col:end_col].decode("utf-8", "replace").strip() or code
-        frames.append({"line": line, "code": clip(code, 200), "func": func})
+            text = source.encode()[col:end_col].decode("utf-8", "replace").strip() or text
+        frames.append({"line": line, "code": clip(text, 200), "func": code.co_name})
     return frames
 
 
@@ -162,11 +159,15 @@ stop_watchdog = threading.Event()
 
 
 def watchdog() -> None:
-    """Sample the loop thread's stack while the heartbeat is stale (feedback only)."""
-    interval = CONFIG["interval"]
+    """Sample the loop thread's stack while the heartbeat is stale (feedback only).
+
+    Kept cheap (a sample every `sample` seconds at most, positions only for solution.py's frames):
+    it shares the GIL with the loop it watches.
+    """
     stale = CONFIG["stale"]
+    pause = CONFIG["sample"]
     while not stop_watchdog.is_set():
-        sleep(interval / 2)
+        sleep(pause)
         since = monotonic() - last_beat[0]
         if since < stale:
             continue
@@ -174,8 +175,9 @@ def watchdog() -> None:
         if frame is None:
             continue
         mine = solution_frames(frame)
-        inner = frame_entries(frame)[-1]
-        where = [{"file": os.path.basename(inner[0]), "line": inner[1], "func": inner[5]}]
+        inner = frame.f_code
+        where = [{"file": os.path.basename(inner.co_filename), "line": frame.f_lineno, "func": inner.co_name}]
+        del frame
         try:
             send({"t": "stack", "stale_ms": round(since * 1000), "frames": mine[-4:], "innermost": where})
         except OSError:
@@ -184,6 +186,9 @@ def watchdog() -> None:
 
 async def run_calls() -> None:
     loop = asyncio.get_running_loop()
+    # The loop reads time.monotonic at each call; pin it to the clock bound before the learner's import,
+    # so patched clocks cannot freeze the heartbeat or the harness's own timeout.
+    loop.time = monotonic
     call_later = loop.call_later
     interval = CONFIG["interval"]
 

@@ -34,6 +34,7 @@ class RunSettings:
     delay: float = 0.25
     interval: float = 0.01
     stale: float = 0.04
+    sample: float = 0.02
     timeout: float = 20.0
     limits: SandboxLimits = SandboxLimits(memory_mb=256, cpu_seconds=15, wall_seconds=40, output_bytes=1 << 16)
 
@@ -81,6 +82,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
                     "urls": [f"http://127.0.0.1:{ports['http_port']}/data/{token}" for token in tokens],
                     "interval": settings.interval,
                     "stale": settings.stale,
+                    "sample": settings.sample,
                     "timeout": settings.timeout,
                 }
                 result = run_python(

@@ -1,0 +1,5 @@
+import requests
+
+
+def get_data(url):
+    return requests.get(url).json()

@@ -1,0 +1,7 @@
+import requests
+
+session = requests.Session()
+
+
+async def get_data(url):
+    return session.get(url, timeout=30).json()
