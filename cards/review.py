@@ -94,9 +94,13 @@ class Result:
 
 
 def profile_for(user: AbstractBaseUser) -> Profile:
-    """The user's Profile, created with defaults on first use."""
-    profile, _ = Profile.objects.get_or_create(user=user)
-    return profile
+    """The user's Profile, created with defaults on first use (cached on the user object)."""
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        profile, _ = Profile.objects.get_or_create(user=user)
+        user.profile = profile
+        return profile
 
 
 def zone_of(profile: Profile) -> ZoneInfo:
@@ -160,26 +164,28 @@ def is_redrill_today(state: ReviewState, today: dt.date) -> bool:
 # --- the queue ---------------------------------------------------------------------------------
 
 
-def new_card_ids(user: AbstractBaseUser, limit: int) -> list[int]:
-    """Up to `limit` ids of cards the user has never been shown, in introduction order."""
-    if limit <= 0:
-        return []
+def first_new_card_id(user: AbstractBaseUser) -> int | None:
+    """The id of the first card, in introduction order, that the user has never been shown."""
     seen = ReviewState.objects.filter(user=user, card=OuterRef("pk"))
-    return list(Card.objects.filter(~Exists(seen)).order_by("position", "id").values_list("id", flat=True)[:limit])
+    return Card.objects.filter(~Exists(seen)).order_by("position", "id").values_list("id", flat=True).first()
 
 
-def progress_for(user: AbstractBaseUser, profile: Profile, today: dt.date) -> tuple[Progress, list[int]]:
-    """The day's counts, and the ids of the new cards still allowed today (in order)."""
+def progress_for(user: AbstractBaseUser, profile: Profile, today: dt.date) -> Progress:
+    """The day's counts: answered, due, new cards still allowed, re-drills waiting."""
     states = ReviewState.objects.for_user(user)
-    introduced = states.introduced_on(today).count()
-    new_ids = new_card_ids(user, profile.new_cards_per_day - introduced)
-    progress = Progress(
+    allowance = max(0, profile.new_cards_per_day - states.introduced_on(today).count())
+    new = 0
+    if allowance:
+        # Every state belongs to a distinct existing card (unique (user, card), cascading delete), so
+        # the unseen cards are a difference of two counts: index-only, unlike an anti-join that walks
+        # every card the learner has already seen.
+        new = min(allowance, max(0, Card.objects.count() - states.count()))
+    return Progress(
         done=ReviewLog.objects.answers_on(user, today).count(),
         due=states.due_for(today).count(),
-        new=len(new_ids),
+        new=new,
         redrill=states.redrill_for(today).count(),
     )
-    return progress, new_ids
 
 
 def show_new_card(user: AbstractBaseUser, card_id: int, today: dt.date) -> ReviewState:
@@ -190,15 +196,15 @@ def show_new_card(user: AbstractBaseUser, card_id: int, today: dt.date) -> Revie
     return state
 
 
-def next_card(user: AbstractBaseUser, today: dt.date, new_ids: list[int]) -> NextCard | None:
+def next_card(user: AbstractBaseUser, today: dt.date, new_allowed: bool) -> NextCard | None:
     """The card to show now: due reviews, then new cards, then re-drills; None when done for today."""
     states = ReviewState.objects.for_user(user).select_related("card")
     due = states.due_for(today).order_by("due_on", "id").first()
     if due is not None:
         # A card shown when new and not yet answered is still "new" to the learner.
         return NextCard(due, "new" if due.last_reviewed_on is None else "review")
-    if new_ids:
-        return NextCard(show_new_card(user, new_ids[0], today), "new")
+    if new_allowed and (card_id := first_new_card_id(user)) is not None:
+        return NextCard(show_new_card(user, card_id, today), "new")
     redrill = states.redrill_for(today).order_by("last_answered_at", "id").first()
     if redrill is not None:
         return NextCard(redrill, "redrill")
@@ -209,8 +215,8 @@ def session_for(user: AbstractBaseUser, now: dt.datetime | None = None) -> Sessi
     """The learner's review session right now: next card, counts, what undo would undo."""
     profile = profile_for(user)
     today = local_today(profile, now)
-    progress, new_ids = progress_for(user, profile, today)
-    upcoming = next_card(user, today, new_ids)
+    progress = progress_for(user, profile, today)
+    upcoming = next_card(user, today, new_allowed=progress.new > 0)
     next_due_on = None
     if upcoming is None:
         next_due_on = ReviewState.objects.for_user(user).next_due_after(today)

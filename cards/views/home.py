@@ -17,7 +17,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The day at a glance."""
     profile = review.profile_for(request.user)
     today = review.local_today(profile)
-    progress, _ = review.progress_for(request.user, profile, today)
+    progress = review.progress_for(request.user, profile, today)
     next_due_on = None
     if not progress.remaining:
         next_due_on = ReviewState.objects.for_user(request.user).next_due_after(today)
