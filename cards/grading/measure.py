@@ -385,6 +385,7 @@ def run_harness(
         "main.py": harness_source(harness),
         "_events.py": harness_source("events"),
         "work.py": harness_source("work"),
+        "fetch.py": harness_source("fetch"),
         **files,
     }
     try:
