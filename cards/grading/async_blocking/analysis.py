@@ -97,6 +97,7 @@ class Measurements:
     tampering: tuple[str, ...]
     blame: tuple[LineBlame, ...] = field(default_factory=tuple)
     sched_samples: int = 0
+    observed: bool = False
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -268,4 +269,5 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
         tampering=tuple(tampering),
         blame=tuple(blame_lines(stalls, stacks, slack)),
         sched_samples=len(samples),
+        observed=len(samples) >= 2 and start is not None and samples[0][0] <= start,
     )

@@ -44,6 +44,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,7 +278,14 @@ class Fixture:
         rec.control_connected = rec.now()
         peer_port = writer.get_extra_info("peername")[1]
         local_port = writer.get_extra_info("sockname")[1]
-        threading.Thread(target=self.sample_loop_thread, args=(peer_port, local_port), daemon=True).start()
+        loop = asyncio.get_running_loop()
+
+        def ready() -> None:
+            # Tell the harness it may start the calls: the loop thread is being sampled from now on.
+            loop.call_soon_threadsafe(writer.write, b"go\n")
+
+        sampler = threading.Thread(target=self.sample_loop_thread, args=(peer_port, local_port, ready), daemon=True)
+        sampler.start()
         try:
             while True:
                 try:
@@ -308,7 +316,7 @@ class Fixture:
             rec.control_closed = rec.now()
             writer.close()
 
-    def sample_loop_thread(self, peer_port: int, local_port: int) -> None:
+    def sample_loop_thread(self, peer_port: int, local_port: int, ready: Callable[[], None]) -> None:
         """Find the harness's process by its socket, then sample its main thread's scheduler accounting."""
         rec = self.record
         try:
@@ -334,6 +342,8 @@ class Fixture:
                     tick += 1
                     cpu, runq, slices = int(fields[0]), int(fields[1]), int(fields[2])
                     rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices))
+                    if tick == 1:
+                        ready()
                     time.sleep(SCHED_PERIOD)
         except (OSError, ValueError, IndexError):
             return  # the process is gone: the last sample stands for its end

@@ -110,7 +110,7 @@ def calibrate(params: Params) -> Calibration:
 
 def _require_observed(m: Measurements, report: dict[str, Any]) -> None:
     """The loop thread must have been observed from outside, or no loop verdict can be given."""
-    if m.imported and m.coroutine_function and m.sched_samples < 2:
+    if m.stalls and not m.observed:
         reason = report.get("sched_error") or "no samples of the loop thread"
         raise GradingError(f"cannot observe the sandboxed loop thread from outside: {reason}")
 

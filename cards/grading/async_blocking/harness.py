@@ -151,6 +151,13 @@ if get_data is None or not iscoroutinefunction(get_data):
     control.close()
     os._exit(0)
 
+# Wait for the observer's word that it is sampling this process's loop thread, so the whole call
+# window is measured. Without it the calls still run; the grader then refuses a verdict it cannot back.
+control.settimeout(CONFIG["timeout"])
+with contextlib.suppress(OSError):
+    control.recv(3)
+control.settimeout(None)
+
 # -- heartbeat and watchdog --------------------------------------------------------
 
 last_beat = [monotonic()]
