@@ -87,6 +87,7 @@ def test_runs_as_an_unprivileged_uid_without_capabilities_in_its_own_namespaces(
     for field in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         assert int(status[field], 16) == 0, field
     assert status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2"  # filtered (cards/sandbox/seccomp.py)
     assert status["Groups"].strip() == ""
     assert all(child_ns[name] != host_ns[name] for name in host_ns), child_ns
 
@@ -231,3 +232,26 @@ def test_processes_left_running_when_the_worker_dies_are_killed(tmp_path) -> Non
     while pids_with(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert_tree_gone(marker)
+
+
+def test_kernel_surface_calls_are_refused() -> None:
+    """io_uring, bpf, perf events, keyrings, userfaultfd, ptrace, the new mount API: EPERM."""
+    result = run(
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        for nr in (425, 321, 298, 250, 248, 323, 101, 310, 430, 428, 272, 308, 165):
+            print(nr, libc.syscall(nr, 0, 0, 0, 0, 0), ctypes.get_errno())
+        """
+    )
+    assert result.status == "ok", result.stderr
+    for line in result.stdout.splitlines():
+        _nr, returned, error = line.split()
+        assert (returned, error) == ("-1", "1"), line
+
+
+def test_other_syscall_abis_kill_the_process() -> None:
+    """An x32 system call (bit 30 set) would dodge a filter written for x86_64 numbers."""
+    result = run("import ctypes\nctypes.CDLL(None).syscall(0x40000000 | 39)\nprint('survived')")
+    assert result.status == "error" and result.signal_name == "SIGSYS"
+    assert "survived" not in result.stdout

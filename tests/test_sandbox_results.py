@@ -79,6 +79,24 @@ def test_httpx_and_requests_are_there_and_the_project_is_not() -> None:
     assert "/work" not in result.stdout and "/root" not in result.stdout
 
 
+def test_threads_subprocesses_and_process_pools_work() -> None:
+    """Challenges about threads and processes need them: a pool, a child interpreter, threads."""
+    result = run(
+        """
+        import concurrent.futures, subprocess, sys, threading
+        with concurrent.futures.ProcessPoolExecutor(2) as pool:
+            print(sorted(pool.map(abs, [-3, -1, -2])))
+        print(subprocess.run([sys.executable, "-c", "print(42)"], capture_output=True, text=True).stdout.strip())
+        threads = [threading.Thread(target=lambda: None) for _ in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print("threads ok")
+        """
+    )
+    assert result.status == "ok", result.stderr
+    assert result.stdout == "[1, 2, 3]\n42\nthreads ok\n"
+
+
 def test_grader_pipe_is_passed_in() -> None:
     read_end, write_end = os.pipe()
     try:

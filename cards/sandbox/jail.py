@@ -25,6 +25,7 @@ from .host import HostLayout, check_available
 from .limits import MIB, SandboxLimits
 from .netns import NetworkNamespace
 from .result import SandboxResult, SandboxUnavailable, Status
+from .seccomp import filter_program
 from .slots import claim_uid
 
 SANDBOX_DIR = "/sandbox"
@@ -240,11 +241,17 @@ class _Run:
         if self.netns is None:
             cmd.append("--unshare-net")
         cmd += ["--hostname", "sandbox", "--json-status-fd", str(status_w)]
+        child_fds: list[int] = []
+        program = filter_program()
+        if program is not None:
+            fd = _memfd("seccomp", program)
+            child_fds.append(fd)
+            self.to_close.append(fd)
+            cmd += ["--seccomp", str(fd)]
         for path in self.host.read_only_binds():
             cmd += ["--ro-bind", path, path]
         cmd += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"]
         cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", mnt, TMP, "--bind", mnt, SHM]
-        child_fds: list[int] = []
         cmd += ["--dir", "/etc"]
         for path, data in _etc_files(self.uid).items():
             fd = _memfd(path, data)
