@@ -20,11 +20,11 @@ function enhance(textarea) {
     label.id = label.id || `${textarea.id}-label`;
     editor.setAttribute("aria-labelledby", label.id);
   }
-  editor.textContent = textarea.value;
   textarea.hidden = true;
   textarea.after(editor);
 
   const jar = CodeJar(editor, highlight, { tab: "    ", indentOn: /[:({[]$/ });
+  jar.updateCode(textarea.value, false); // fills and highlights; the textarea already holds it
   jar.onUpdate((code) => {
     textarea.value = code;
   });
