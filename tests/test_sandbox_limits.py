@@ -55,7 +55,7 @@ def test_busy_loop_ends_in_cpu_timeout() -> None:
     started = time.monotonic()
     result = run("while True: pass", cpu_seconds=1, wall_seconds=15)
     assert result.status == "timeout" and result.limit_hit == "cpu_seconds"
-    assert result.cpu_seconds is not None and 0.9 <= result.cpu_seconds < 3
+    assert result.cpu_seconds is not None and 1 <= result.cpu_seconds < 3
     assert time.monotonic() - started < 14
 
 

@@ -113,13 +113,15 @@ def _etc_files(uid: int) -> dict[str, bytes]:
     }
 
 
-def _rlimits(limits: SandboxLimits, memory_cgroup: bool) -> tuple[tuple[int, int, int], ...]:
-    cpu = max(1, int(limits.cpu_seconds + 0.999))
+def _rlimits(limits: SandboxLimits, cgroup: bool) -> tuple[tuple[int, int, int], ...]:
+    # With cgroups the tree's total CPU time (exact, polled) is the limit and RLIMIT_CPU (per process,
+    # tick-sampled) a backstop a second later; without, RLIMIT_CPU is the limit.
+    cpu = max(1, int(limits.cpu_seconds + 0.999)) + (1 if cgroup else 0)
     # With a memory cgroup the tree's memory is capped there (and an OOM kill is seen from outside);
     # RLIMIT_AS stays as a per-process backstop, loose enough not to pre-empt the cgroup.
-    address_space = limits.memory_mb * MIB * (4 if memory_cgroup else 1)
+    address_space = limits.memory_mb * MIB * (4 if cgroup else 1)
     # Looser than the pids cgroup where there is one, so the cgroup (whose hits are counted) binds first.
-    nproc = limits.max_processes + BWRAP_PROCESSES + (8 if memory_cgroup else 0)
+    nproc = limits.max_processes + BWRAP_PROCESSES + (8 if cgroup else 0)
     return (
         (resource.RLIMIT_CPU, cpu, cpu + 1),
         (resource.RLIMIT_AS, address_space, address_space),
