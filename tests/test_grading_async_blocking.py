@@ -1,0 +1,158 @@
+"""The blocking-call grader (kind async_blocking_call) against answers of both kinds, in the real sandbox.
+
+Each answer in tests/answers/async_blocking/ is named pass_*.py or fail_*.py; the
+fail answers' docstring-free names map to the checks that must fail (FAILING).
+Every answer is graded one at a time, then all of them eight at a time on this
+2-core machine, and the verdicts must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cards.grading import GradingError, grade
+from cards.grading.async_blocking.grader import KIND
+
+CHALLENGE = Path(__file__).resolve().parents[1] / "cards" / "challenges" / "async-blocking-call"
+ANSWERS = Path(__file__).resolve().parent / "answers" / "async_blocking"
+PARAMS = {"calls": 10, "delay_ms": 250}
+
+# The checks each failing answer must fail, exactly (the others must pass).
+FAILING = {
+    "fail_alias": {"loop", "overlap"},
+    "fail_child_process": {"loop", "overlap"},
+    "fail_collect_then_block": {"loop"},
+    "fail_cpu_heavy": {"loop"},
+    "fail_disable_hooks": {"loop", "overlap"},
+    "fail_drive_loop": {"results", "overlap"},
+    "fail_equals_anything": {"results", "overlap"},
+    "fail_equals_anything_obj": {"results", "overlap"},
+    "fail_forge_heartbeat": {"loop", "overlap", "fair_play"},
+    "fail_future_result": {"loop", "overlap"},
+    "fail_getattr": {"loop", "overlap"},
+    "fail_global_lock": {"overlap"},
+    "fail_guess_body": {"results", "overlap"},
+    "fail_helper": {"loop", "overlap"},
+    "fail_importlib": {"loop", "overlap"},
+    "fail_never_awaited": {"results", "overlap"},
+    "fail_new_loop_in_thread": {"loop", "overlap"},
+    "fail_not_coroutine_function": {"runs"},
+    "fail_os_exit": {"results", "loop", "overlap"},
+    "fail_patch_clocks": {"loop", "overlap"},
+    "fail_print_verdict": {"loop", "overlap"},
+    "fail_queue_get": {"loop", "overlap"},
+    "fail_raw_socket": {"loop", "overlap"},
+    "fail_reload_modules": {"loop", "overlap"},
+    "fail_requests_session": {"loop", "overlap"},
+    "fail_same_body": {"results", "overlap"},
+    "fail_semaphore_one": {"overlap"},
+    "fail_starter_requests": {"loop", "overlap"},
+    "fail_sync_httpx": {"loop", "overlap"},
+    "fail_syntax_error": {"runs"},
+    "fail_sys_exit": {"runs"},
+    "fail_text": {"results"},
+    "fail_thread_join": {"loop", "overlap"},
+    "fail_time_sleep": {"loop"},
+    "fail_urllib": {"loop", "overlap"},
+}
+ANSWER_FILES = sorted(ANSWERS.glob("*.py"))
+NAMES = [path.stem for path in ANSWER_FILES]
+
+
+def failed_checks(verdict) -> set[str]:
+    return {check.name for check in verdict.checks if not check.passed}
+
+
+def expected_failing(name: str) -> set[str]:
+    return set() if name.startswith("pass_") else FAILING[name]
+
+
+def grade_answer(name: str):
+    return grade(KIND, (ANSWERS / f"{name}.py").read_text(encoding="utf-8"), PARAMS)
+
+
+def test_answers_cover_both_kinds_and_every_fail_is_specified():
+    passes = [n for n in NAMES if n.startswith("pass_")]
+    fails = [n for n in NAMES if n.startswith("fail_")]
+    assert len(passes) >= 10 and len(fails) >= 20 and len(NAMES) >= 30
+    assert set(fails) == set(FAILING)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_answer_verdict(name):
+    verdict = grade_answer(name)
+    assert failed_checks(verdict) == expected_failing(name), verdict.feedback
+    assert verdict.passed == name.startswith("pass_")
+    if verdict.passed:
+        assert verdict.quality >= 4
+    else:
+        assert verdict.quality <= 2
+
+
+def test_same_verdicts_eight_at_a_time():
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = dict(zip(NAMES, pool.map(grade_answer, NAMES), strict=True))
+    wrong = {
+        name: (sorted(failed_checks(v)), v.feedback[:300])
+        for name, v in verdicts.items()
+        if failed_checks(v) != expected_failing(name)
+    }
+    assert not wrong
+
+
+def test_starter_fails_with_feedback_naming_the_blocking_line():
+    verdict = grade(KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), PARAMS)
+    assert not verdict.passed
+    assert "Line 5, `requests.get(url)`, held the event loop for " in verdict.feedback
+    assert " ms per call" in verdict.feedback
+    loop = next(check for check in verdict.checks if check.name == "loop")
+    assert loop.measured["blocking_lines"][0]["line"] == 5
+    # Ten calls, each waiting 250 ms at the server with the loop blocked.
+    assert loop.measured["blocked_ms"] >= 2000
+    assert loop.measured["blocking_lines"][0]["per_call_ms"] >= 200
+    assert "ASYNC210" in verdict.feedback  # ruff's static hint, as a hint
+
+
+def test_reference_passes_with_full_marks():
+    verdict = grade(KIND, (CHALLENGE / "reference.py").read_text(encoding="utf-8"), PARAMS)
+    assert verdict.passed and verdict.quality == 5
+    overlap = next(check for check in verdict.checks if check.name == "overlap")
+    assert overlap.measured["max_in_flight"] >= 6
+    assert verdict.timings["fixture_delay_seconds"] == 0.25
+
+
+@pytest.mark.parametrize("name", ["fail_print_verdict", "fail_os_exit", "fail_sys_exit"])
+def test_nothing_the_code_prints_reaches_the_verdict(name):
+    verdict = grade_answer(name)
+    text = json.dumps(verdict.to_dict())
+    assert "All good" not in text and "perfect" not in text and "PASSED" not in text
+    assert not verdict.passed
+
+
+def test_syntax_error_names_the_line_without_running_anything():
+    verdict = grade_answer("fail_syntax_error")
+    assert verdict.quality == 0
+    assert "line 4" in verdict.feedback
+    assert verdict.timings == {}
+
+
+def test_wrong_results_feedback_explains_text_and_unawaited_coroutines():
+    text = grade_answer("fail_text")
+    assert "as text (a str)" in text.feedback and "response.json()" in text.feedback
+    never = grade_answer("fail_never_awaited")
+    assert "never awaited" in never.feedback
+
+
+def test_sandbox_unavailable_is_a_grading_error(monkeypatch):
+    monkeypatch.setenv("SANDBOX_ROOT", "/nonexistent-sandbox-root")
+    with pytest.raises(GradingError, match="sandbox"):
+        grade(KIND, (CHALLENGE / "reference.py").read_text(encoding="utf-8"), {**PARAMS, "delay_ms": 251})
+
+
+def test_bad_params_are_a_grading_error():
+    with pytest.raises(GradingError):
+        grade(KIND, "async def get_data(url):\n    return {}\n", {"calls": 1000})
