@@ -78,4 +78,5 @@ def main():
     asyncio.run(learner(handle))
 
 
-main()
+if __name__ == "__main__":  # a learner's "spawn" pool re-imports main.py; it must not run again
+    main()

@@ -1,0 +1,201 @@
+"""Grader `gil_parallelism`: CPU-bound work gets faster with processes, not threads, under the GIL.
+
+The learner writes `def run_all(jobs)` returning `[crunch(seed, rounds) for
+seed, rounds in jobs]`, only faster, on the cores there are. In one sandbox
+run, timed from outside by kernel-stamped events:
+
+- `serial`: the harness runs every job one after another (the baseline; it
+  also gives the expected results);
+- `reference`: the same jobs on a process pool with one worker per core (the
+  speed-up this machine offers at this moment, under this load), twice: before
+  the learner's code is imported and between its two runs; the faster counts;
+- the learner's `run_all`, twice; the faster counts.
+
+The learner's speed-up over the serial baseline must reach a share of the
+reference's: with threads, the GIL lets one run Python at a time and the
+speed-up stays near 1x. Measurements of this kind take a machine-wide lock, so
+that two gradings do not steal each other's cores; if the reference itself
+finds no parallelism (one core, or a saturated machine) the grader says so
+instead of guessing.
+
+Params (all optional): jobs_per_core (default 2), rounds (per job, default
+150000), share (of the reference's gain the learner must reach, default 0.5),
+limits (sandbox limit overrides).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .base import Check, GradingError, Verdict, register
+from .measure import Run, join_lines, ms, require_params, run_harness
+
+PARAMS = {
+    "jobs_per_core": (int, 2),
+    "rounds": (int, 150_000),
+    "share": (float, 0.5),
+    "limits": (dict, {}),
+}
+DEFAULT_LIMITS = {"cpu_seconds": 30, "wall_seconds": 60, "max_processes": 64, "memory_mb": 512}
+REPEATS = 2
+ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 2.0
+# The reference must beat serial by this much before a verdict on speed-up means anything.
+MIN_REFERENCE_SPEEDUP = 1.25
+LOCK_PATH = os.path.join(tempfile.gettempdir(), "studyapp-grading-cpu-parallel.lock")
+LOCK_WAIT_SECONDS = 120.0
+
+
+@contextmanager
+def cores_to_ourselves(timeout: float = LOCK_WAIT_SECONDS) -> Iterator[float]:
+    """Hold the machine-wide lock for parallel-speed-up measurements; yield how long we waited for it."""
+    start = time.monotonic()
+    with open(LOCK_PATH, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start > timeout:
+                    raise GradingError("timed out waiting for the cores to measure a speed-up; try again") from None
+                time.sleep(0.05)
+        try:
+            yield time.monotonic() - start
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@register("gil_parallelism")
+def grade_gil_parallelism(code: str, params: Mapping[str, Any]) -> Verdict:
+    """Grade `run_all(jobs)` on its results and on its speed-up over serial, against a process pool's."""
+    p = require_params(params, PARAMS)
+    if not 1 <= p["jobs_per_core"] <= 8 or not 10_000 <= p["rounds"] <= 2_000_000 or not 0 < p["share"] <= 1:
+        raise GradingError("grader params: jobs_per_core must be 1..8, rounds 10000..2000000, share in (0, 1]")
+    cores = len(os.sched_getaffinity(0))
+    rng = random.SystemRandom()
+    jobs = [[rng.randrange(1, 2**31), p["rounds"]] for _ in range(p["jobs_per_core"] * cores)]
+    spec = {"jobs": jobs, "repeats": REPEATS}
+    limits = {**DEFAULT_LIMITS, **p["limits"]}
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_PAUSE_SECONDS * attempt)  # the machine was saturated: give the load a moment to pass
+        with cores_to_ourselves() as waited:
+            run = run_harness("gil_parallelism", {"solution.py": code}, spec, limits)
+        verdict = judge(run, p["share"], waited, last_try=attempt == ATTEMPTS - 1)
+        if verdict is not None:
+            return verdict
+    raise AssertionError("unreachable: the last try always returns or raises")
+
+
+def judge(run: Run, share: float, waited: float, last_try: bool) -> Verdict | None:
+    """A verdict from one run; None to measure again when the machine showed no parallelism."""
+    rec = run.recording
+    serial = rec.phase("serial")
+    references = [
+        end - begin for name in ("reference0", "reference1") if (phase := rec.phase(name)) for begin, end in [phase]
+    ]
+    expected = rec.json_payload("expected")
+    cores_event = rec.first("cores")
+    if serial is None or not references or not isinstance(expected, list) or cores_event is None:
+        raise GradingError(f"the baseline phases did not complete ({run.describe_failure()})")
+    cores = int(cores_event.payload)
+    t_serial = serial[1] - serial[0]
+    t_reference = min(references)
+    reference_speedup = t_serial / t_reference
+    timings = {
+        "serial_ms": ms(t_serial),
+        "process_pool_ms": ms(t_reference),
+        "lock_wait_ms": ms(waited),
+    }
+    if cores < 2:
+        raise GradingError("the sandbox sees one CPU core: there is no parallel speed-up to measure here")
+    if reference_speedup < MIN_REFERENCE_SPEEDUP:
+        if not last_try:
+            return None
+        raise GradingError(
+            f"the machine is too busy to measure a speed-up right now: even a process pool ran only "
+            f"{reference_speedup:.2f}x faster than serial on {cores} cores; try again"
+        )
+
+    learner_times = [
+        end - begin for i in range(REPEATS) if (phase := rec.phase(f"learner{i}")) for begin, end in [phase]
+    ]
+    results = [json_list for event in rec.of_kind("result") if isinstance(json_list := _json(event.payload), list)]
+    if len(learner_times) < REPEATS or len(results) < REPEATS:
+        failure = run.describe_failure()
+        check = Check("runs", False, {"status": run.result.status}, f"run_all() did not finish: {failure}.")
+        return Verdict(False, 0, (check,), f"run_all() did not finish: {failure}.", timings)
+
+    t_learner = min(learner_times)
+    speedup = t_serial / t_learner
+    needed = 1 + share * (reference_speedup - 1)
+    right = min(sum(1 for got, want in zip(r, expected, strict=False) if got == want) for r in results)
+    results_ok = right == len(expected) and all(len(r) == len(expected) for r in results)
+    fast_ok = speedup >= needed
+    timings = {**timings, "run_all_ms": ms(t_learner)}
+    checks = (
+        Check(
+            "results",
+            results_ok,
+            {"right": right, "jobs": len(expected)},
+            f"{right} of {len(expected)} results equal crunch(seed, rounds) for their job.",
+        ),
+        Check(
+            "speedup",
+            fast_ok,
+            {
+                "speedup": round(speedup, 2),
+                "needed": round(needed, 2),
+                "process_pool_speedup": round(reference_speedup, 2),
+                "cores": cores,
+                "serial_ms": ms(t_serial),
+                "run_all_ms": ms(t_learner),
+            },
+            f"run_all() took {ms(t_learner)} ms against {ms(t_serial)} ms serially: {speedup:.2f}x "
+            f"(needed {needed:.2f}x; a process pool managed {reference_speedup:.2f}x on {cores} cores).",
+        ),
+    )
+    passed = results_ok and fast_ok
+    quality = (5 if speedup >= 1 + 0.8 * (reference_speedup - 1) else 4) if passed else (2 if results_ok else 1)
+    return Verdict(passed, quality, checks, feedback(checks, speedup, reference_speedup, cores), timings)
+
+
+def _json(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def feedback(checks: tuple[Check, ...], speedup: float, reference_speedup: float, cores: int) -> str:
+    """Plain words on the measured speed-up and what it means."""
+    results, fast = checks
+    parts = []
+    if not results.passed:
+        parts.append(f"{results.message} Return the results in the order of `jobs`.")
+    if fast.passed:
+        parts.append(
+            f"{fast.message} The jobs ran in parallel: each worker process has its own interpreter and its own GIL."
+        )
+    elif speedup < 1.1:
+        parts.append(
+            f"{fast.message} No real speed-up: the jobs still ran one at a time. If you used threads, that is the "
+            "GIL: only one thread runs Python bytecode at a time, so CPU-bound Python in threads takes as long as "
+            f"serial (or longer). Use processes (concurrent.futures.ProcessPoolExecutor, multiprocessing.Pool): "
+            f"{cores} processes can run on {cores} cores at once."
+        )
+    else:
+        parts.append(
+            f"{fast.message} Some speed-up, but well short of what {cores} cores gave a process pool in the same "
+            "run: are all the jobs running at once, one per core, and is the pool started once rather than per job?"
+        )
+    return join_lines(parts)

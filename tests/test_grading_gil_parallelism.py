@@ -1,0 +1,90 @@
+"""gil_parallelism: a speed-up over serial, measured on the cores there are, against a process pool's."""
+
+from __future__ import annotations
+
+import pytest
+
+from cards.grading import GradingError, grade
+
+from .grading_e3_helpers import challenge, explain, grade_all
+
+CH = challenge("threads-vs-processes")
+
+PASSING = {
+    "reference": CH.reference,
+    "multiprocessing_pool_starmap": """
+import multiprocessing
+from work import crunch
+
+def run_all(jobs):
+    with multiprocessing.Pool() as pool:
+        return pool.starmap(crunch, jobs)
+""",
+}
+
+FAILING = {
+    "starter_threads": CH.starter,
+    "serial": """
+from work import crunch
+
+def run_all(jobs):
+    return [crunch(seed, rounds) for seed, rounds in jobs]
+""",
+    "fast_but_wrong": """
+def run_all(jobs):
+    return [seed for seed, rounds in jobs]
+""",
+    "async_def": """
+from work import crunch
+
+async def run_all(jobs):
+    return [crunch(*job) for job in jobs]
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    # One at a time: these measurements hold a machine-wide lock anyway.
+    return grade_all(CH.kind, {**PASSING, **FAILING}, CH.params, workers=1)
+
+
+@pytest.mark.parametrize("name", PASSING)
+def test_processes_pass(verdicts, name):
+    verdict = verdicts[name]
+    assert verdict.passed, explain(verdict)
+    speed = verdict.checks[1].measured
+    assert speed["speedup"] >= speed["needed"] > 1
+    assert speed["cores"] >= 2
+    assert "own GIL" in verdict.feedback
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_threads_serial_or_wrong_answers_fail(verdicts, name):
+    verdict = verdicts[name]
+    assert not verdict.passed, explain(verdict)
+    assert verdict.quality < 3
+
+
+def test_threads_are_told_about_the_gil(verdicts):
+    verdict = verdicts["starter_threads"]
+    results, speed = verdict.checks
+    assert results.passed and not speed.passed
+    assert speed.measured["speedup"] < speed.measured["needed"]
+    assert "GIL" in verdict.feedback
+    assert f"{speed.measured['run_all_ms']} ms" in verdict.feedback
+
+
+def test_a_fast_wrong_answer_is_caught_by_its_results(verdicts):
+    results, speed = verdicts["fast_but_wrong"].checks
+    assert not results.passed and results.measured["right"] == 0
+    assert speed.passed  # fast, and still wrong
+
+
+def test_a_coroutine_function_is_named(verdicts):
+    assert "async def" in verdicts["async_def"].feedback
+
+
+def test_bad_params_are_refused_clearly():
+    with pytest.raises(GradingError, match="share"):
+        grade("gil_parallelism", CH.reference, {"share": 2.0})
