@@ -118,6 +118,10 @@ class ChallengeAdmin(admin.ModelAdmin):
     raw_id_fields = ("practice_card",)
     readonly_fields = ("prompt_preview", "created_at", "updated_at")
     actions = ("grade_reference_and_starter",)
+
+    class Media:
+        css = {"all": ["css/pygments.css", "css/admin_preview.css", "css/admin_challenges.css"]}
+
     fieldsets = (
         (None, {"fields": ("title", "slug", "is_active", "position")}),
         ("Prompt", {"fields": ("prompt", "prompt_preview")}),
@@ -131,7 +135,7 @@ class ChallengeAdmin(admin.ModelAdmin):
     def prompt_preview(self, obj: Challenge) -> SafeString | str:
         if not obj.pk:
             return "Save to see the preview."
-        return format_html('<div class="challenge-prompt-preview">{}</div>', render_markdown(obj.prompt))
+        return format_html('<div class="markdown-preview">{}</div>', render_markdown(obj.prompt))
 
     @admin.display(description="Submissions")
     def submission_count(self, obj: Challenge) -> int:
@@ -221,6 +225,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ("queue_again",)
 
+    class Media:
+        css = {"all": ["css/admin_challenges.css"]}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -238,13 +245,13 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Code")
     def code_block(self, obj: Submission) -> SafeString:
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.code)
+        return format_html('<pre class="admin-code">{}</pre>', obj.code)
 
     @admin.display(description="Verdict")
     def verdict_block(self, obj: Submission) -> SafeString | str:
         if obj.verdict is None:
             return "-"
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(obj.verdict, indent=2))
+        return format_html('<pre class="admin-code">{}</pre>', json.dumps(obj.verdict, indent=2))
 
     @admin.action(description="Queue again (only submissions that ended in error)", permissions=["view"])
     def queue_again(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
