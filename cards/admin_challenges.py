@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from .challenge_loader import practice_card_for
 from .grading import GRADERS, GradingError, InvalidSubmission, Verdict
 from .markdown import render_markdown
 from .models import Challenge, Submission
@@ -140,6 +141,12 @@ class ChallengeAdmin(admin.ModelAdmin):
     @admin.display(description="Submissions")
     def submission_count(self, obj: Challenge) -> int:
         return obj.submissions.count()
+
+    def save_model(self, request: HttpRequest, obj: Challenge, form: forms.ModelForm, change: bool) -> None:
+        # Every challenge takes its place in the daily review: give one written here a practice card too.
+        if obj.practice_card_id is None:
+            obj.practice_card = practice_card_for(obj.slug, obj.title, obj.position)
+        super().save_model(request, obj, form, change)
 
     def get_urls(self) -> list[URLPattern]:
         own = [

@@ -159,14 +159,27 @@ def find_concept_cards(keys: Iterable[str]) -> tuple[list[Card], list[str]]:
     return found, missing
 
 
-def practice_card_text(spec: ChallengeSpec) -> tuple[str, str]:
+def practice_card_text(slug: str, title: str) -> tuple[str, str]:
     """The practice card's question and answer (Markdown)."""
-    question = f"**Challenge: {spec.title}**\n\nSolve it on [the challenge page](/challenges/{spec.slug}/)."
+    question = f"**Challenge: {title}**\n\nSolve it on [the challenge page](/challenges/{slug}/)."
     answer = (
         "Your grade for this card comes from the challenge's verdict when you submit code; "
         "grade yourself here only if you solved it again in your head."
     )
     return question, answer
+
+
+def practice_card_for(slug: str, title: str, position: int) -> Card:
+    """Create or update the practice card of the challenge `slug` (deck "challenges", key = slug)."""
+    deck = _practice_deck()
+    question, answer = practice_card_text(slug, title)
+    values = {"question": question, "answer": answer, "position": PRACTICE_POSITION_BASE + position}
+    card = Card.objects.filter(deck=deck, key=slug[:80]).first()
+    if card is None:
+        return Card.objects.create(deck=deck, key=slug[:80], **values)
+    if _apply(card, values):
+        card.save()
+    return card
 
 
 def _practice_deck() -> Deck:
@@ -189,16 +202,9 @@ def _apply(obj: Any, values: dict[str, Any]) -> bool:
 
 def load_spec(spec: ChallengeSpec, report: LoadReport) -> Challenge:
     """Create or update one challenge, its practice card and its concept links."""
-    deck = _practice_deck()
-    question, answer = practice_card_text(spec)
-    card = Card.objects.filter(deck=deck, key=spec.slug[:80]).first()
-    card_values = {"question": question, "answer": answer, "position": PRACTICE_POSITION_BASE + spec.position}
-    card_changed = card is None
-    if card is None:
-        card = Card.objects.create(deck=deck, key=spec.slug[:80], **card_values)
-    elif _apply(card, card_values):
-        card.save()
-        card_changed = True
+    card_before = Card.objects.filter(deck__slug=PRACTICE_DECK_SLUG, key=spec.slug[:80]).values().first()
+    card = practice_card_for(spec.slug, spec.title, spec.position)
+    card_changed = card_before != Card.objects.filter(pk=card.pk).values().first()
 
     values = {
         "title": spec.title,

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from cards.models import Challenge, Submission
+from tests import challenges_graders
 from tests.challenges_factories import make_challenge, make_submission, make_user
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +85,22 @@ def test_submissions_are_read_only_history(client, author):
     delete_url = reverse("admin:cards_submission_delete", args=[submission.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert Submission.objects.filter(pk=submission.pk).exists()
+
+
+def test_challenge_written_in_the_admin_gets_a_practice_card(client, author):
+    data = {
+        "title": "Await as the pause point",
+        "slug": "await-pause",
+        "is_active": "on",
+        "position": 7,
+        "prompt": "P",
+        "starter_code": "FAIL",
+        "reference_solution": "PASS",
+        "grader_kind": challenges_graders.KIND,
+        "grader_params": "{}",
+    }
+    response = client.post(reverse("admin:cards_challenge_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    card = Challenge.objects.get(slug="await-pause").practice_card
+    assert (card.deck.slug, card.key) == ("challenges", "await-pause")
+    assert "/challenges/await-pause/" in card.question
