@@ -9,6 +9,7 @@ hierarchy exists, runs go on with rlimits only and the result says cgroups=False
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -16,6 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
+
+
+@functools.cache
+def _discover(pid: int) -> tuple[dict[str, Path], Path | None, dict[str, str]]:
+    """Mount points and this process's cgroup paths, once per process (``pid`` keys forked workers)."""
+    v1, v2 = _mounts()
+    return v1, v2, _own_paths()
 
 
 def _mounts() -> tuple[dict[str, Path], Path | None]:
@@ -47,21 +55,24 @@ def _own_paths() -> dict[str, str]:
     return paths
 
 
-def _write(path: Path, value: str) -> None:
+def _write(path: str | Path, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)
 
 
-def _read_int(path: Path) -> int | None:
+def _read_int(path: str) -> int | None:
     try:
-        return int(path.read_text().split()[0])
+        with open(path) as fh:
+            return int(fh.read().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _read_keyed(path: Path, key: str) -> int | None:
+def _read_keyed(path: str, key: str) -> int | None:
     try:
-        for line in path.read_text().splitlines():
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+        for line in lines:
             name, _, value = line.partition(" ")
             if name == key:
                 return int(value)
@@ -75,23 +86,34 @@ class RunCgroup:
     """The cgroup(s) of one run. ``procs_files`` are written with the child's pid before it execs."""
 
     version: int
-    dirs: dict[str, Path] = field(default_factory=dict)
+    dirs: dict[str, str] = field(default_factory=dict)
+    _cpu_fd: int | None = None
 
     @property
     def procs_files(self) -> tuple[str, ...]:
-        return tuple(str(d / "cgroup.procs") for d in self.dirs.values())
+        return tuple(f"{d}/cgroup.procs" for d in self.dirs.values())
 
-    def _dir(self, controller: str) -> Path | None:
+    def _dir(self, controller: str) -> str | None:
         return self.dirs.get("" if self.version == 2 else controller)
 
     def cpu_seconds(self) -> float | None:
-        """CPU time used by every process that was ever in the group."""
+        """CPU time used by every process that was ever in the group (polled often: one pread)."""
+        d = self._dir("cpuacct" if self.version == 1 else "")
+        if d is None:
+            return None
+        try:
+            if self._cpu_fd is None:
+                self._cpu_fd = os.open(f"{d}/{'cpuacct.usage' if self.version == 1 else 'cpu.stat'}", os.O_RDONLY)
+            text = os.pread(self._cpu_fd, 4096, 0).decode()
+        except OSError:
+            return None
         if self.version == 1:
-            d = self._dir("cpuacct")
-            ns = _read_int(d / "cpuacct.usage") if d else None
-            return None if ns is None else ns / 1e9
-        usec = _read_keyed(self.dirs[""] / "cpu.stat", "usage_usec")
-        return None if usec is None else usec / 1e6
+            return int(text.split()[0]) / 1e9
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "usage_usec":
+                return int(value) / 1e6
+        return None
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer killed a process of this group."""
@@ -99,39 +121,40 @@ class RunCgroup:
         if d is None:
             return False
         name = "memory.oom_control" if self.version == 1 else "memory.events"
-        return (_read_keyed(d / name, "oom_kill") or 0) > 0
+        return (_read_keyed(f"{d}/{name}", "oom_kill") or 0) > 0
 
     def memory_peak(self) -> int | None:
         """Peak memory of the group in bytes, where the kernel reports it."""
         d = self._dir("memory")
         if d is None:
             return None
-        return _read_int(d / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"))
+        return _read_int(f"{d}/{'memory.max_usage_in_bytes' if self.version == 1 else 'memory.peak'}")
 
     def pids_limit_hit(self) -> bool:
         """Whether a fork or thread creation was refused by the pids limit."""
         d = self._dir("pids")
-        return d is not None and (_read_keyed(d / "pids.events", "max") or 0) > 0
+        return d is not None and (_read_keyed(f"{d}/pids.events", "max") or 0) > 0
 
     def is_empty(self) -> bool:
         """True when no process is left in the group (the run is really over)."""
-        for d in self.dirs.values():
+        for procs in self.procs_files:
             try:
-                if (d / "cgroup.procs").read_text().strip():
-                    return False
+                with open(procs) as fh:
+                    if fh.read(1):
+                        return False
             except FileNotFoundError:
                 continue
         return True
 
     def kill_all(self) -> None:
         """SIGKILL every process of the group (v2: cgroup.kill; v1: each pid listed)."""
-        if self.version == 2 and (self.dirs[""] / "cgroup.kill").exists():
+        if self.version == 2 and os.path.exists(f"{self.dirs['']}/cgroup.kill"):
             with contextlib.suppress(OSError):
-                _write(self.dirs[""] / "cgroup.kill", "1")
+                _write(f"{self.dirs['']}/cgroup.kill", "1")
             return
-        for d in self.dirs.values():
+        for procs in self.procs_files:
             with contextlib.suppress(OSError):
-                for pid in (d / "cgroup.procs").read_text().split():
+                for pid in Path(procs).read_text().split():
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(int(pid), 9)
 
@@ -153,10 +176,13 @@ class RunCgroup:
 
     def remove(self) -> None:
         """Remove the group's directories (they must be empty of processes)."""
+        if self._cpu_fd is not None:
+            os.close(self._cpu_fd)
+            self._cpu_fd = None
         for d in self.dirs.values():
             for _ in range(50):
                 try:
-                    d.rmdir()
+                    os.rmdir(d)
                     break
                 except FileNotFoundError:
                     break
@@ -167,8 +193,7 @@ class RunCgroup:
 def create(memory_bytes: int, max_processes: int) -> RunCgroup | None:
     """Make a run's cgroup with its limits set, or None where no cgroup can be made."""
     try:
-        v1, v2 = _mounts()
-        own = _own_paths()
+        v1, v2, own = _discover(os.getpid())
         name = f"studyapp-sandbox-{uuid.uuid4().hex[:12]}"
         if "memory" in v1 and "pids" in v1:
             return _create_v1(v1, own, name, memory_bytes, max_processes)
@@ -189,12 +214,12 @@ def _create_v1(
                 continue
             d = mounts[controller] / own.get(controller, "/").lstrip("/") / name
             d.mkdir()
-            group.dirs[controller] = d
+            group.dirs[controller] = str(d)
         memory = group.dirs["memory"]
-        _write(memory / "memory.limit_in_bytes", str(memory_bytes))
-        if (memory / "memory.memsw.limit_in_bytes").exists():  # no swapping out of the limit
-            _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes))
-        _write(group.dirs["pids"] / "pids.max", str(max_processes))
+        _write(f"{memory}/memory.limit_in_bytes", str(memory_bytes))
+        if os.path.exists(f"{memory}/memory.memsw.limit_in_bytes"):  # no swapping out of the limit
+            _write(f"{memory}/memory.memsw.limit_in_bytes", str(memory_bytes))
+        _write(f"{group.dirs['pids']}/pids.max", str(max_processes))
     except OSError:
         group.remove()
         raise
@@ -208,7 +233,7 @@ def _create_v2(mount: Path, own: dict[str, str], name: str, memory_bytes: int, m
         raise OSError("memory and pids controllers are not enabled for child cgroups")
     d = parent / name
     d.mkdir()
-    group = RunCgroup(version=2, dirs={"": d})
+    group = RunCgroup(version=2, dirs={"": str(d)})
     try:
         _write(d / "memory.max", str(memory_bytes))
         if (d / "memory.swap.max").exists():

@@ -45,6 +45,7 @@ class HostLayout:
         """An empty directory that each run covers with its own tmpfs, in its own mount namespace."""
         return self.root / "mnt"
 
+    @functools.cache  # noqa: B019 - a handful of frozen layouts per process
     def read_only_binds(self) -> tuple[str, ...]:
         """Host paths bound read-only: the interpreter, its standard library and shared libraries, the venv."""
         real = os.path.realpath(self.python)

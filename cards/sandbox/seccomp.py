@@ -10,6 +10,7 @@ Built by hand as classic BPF (no libseccomp needed); on other architectures no f
 from __future__ import annotations
 
 import errno
+import functools
 import platform
 import struct
 
@@ -42,6 +43,7 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+@functools.cache
 def filter_program() -> bytes | None:
     """The compiled BPF program for this machine, or None where no filter is defined (not x86_64)."""
     if platform.machine() != "x86_64":
