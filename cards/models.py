@@ -93,6 +93,10 @@ class ReviewStateQuerySet(models.QuerySet):
         """Cards answered below 4 today that come back today (SM-2 step 7)."""
         return self.filter(redrill=True, last_reviewed_on=today, due_on__gt=today)
 
+    def never_answered(self) -> ReviewStateQuerySet:
+        """New cards shown but not answered yet (matches the state_user_redrill index's prefix)."""
+        return self.filter(redrill=False, last_reviewed_on__isnull=True)
+
     def introduced_on(self, today: date) -> ReviewStateQuerySet:
         """States of new cards first shown on the learner's local `today` (they count against the daily limit)."""
         return self.filter(introduced_on=today)

@@ -171,19 +171,21 @@ def first_new_card_id(user: AbstractBaseUser) -> int | None:
 
 
 def progress_for(user: AbstractBaseUser, profile: Profile, today: dt.date) -> Progress:
-    """The day's counts: answered, due, new cards still allowed, re-drills waiting."""
+    """The day's counts: answered, due, new (shown-but-unanswered ones included), re-drills waiting."""
     states = ReviewState.objects.for_user(user)
     allowance = max(0, profile.new_cards_per_day - states.introduced_on(today).count())
-    new = 0
+    unseen = 0
     if allowance:
         # Every state belongs to a distinct existing card (unique (user, card), cascading delete), so
         # the unseen cards are a difference of two counts: index-only, unlike an anti-join that walks
         # every card the learner has already seen.
-        new = min(allowance, max(0, Card.objects.count() - states.count()))
+        unseen = min(allowance, max(0, Card.objects.count() - states.count()))
+    due = states.due_for(today).count()
+    shown_not_answered = states.due_for(today).never_answered().count()
     return Progress(
         done=ReviewLog.objects.answers_on(user, today).count(),
-        due=states.due_for(today).count(),
-        new=new,
+        due=due - shown_not_answered,
+        new=unseen + shown_not_answered,
         redrill=states.redrill_for(today).count(),
     )
 

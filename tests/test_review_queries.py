@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 
 # session, user, profile, [savepoint] state FOR UPDATE, duplicate check, conditional update, log insert,
 # [release], then the next card: introduced today, all cards, the user's states, answers today,
-# due count, re-drill count, next due card, last undoable answer.
-ANSWER_STEP_QUERIES = 17
+# due count, due-but-never-answered count, re-drill count, next due card, last undoable answer.
+ANSWER_STEP_QUERIES = 18
 # The same when the next card is a new one: no due card, first unseen card, then its state is
 # created ([savepoint], look up, insert, [release]) and its card read for the page.
-ANSWER_STEP_TO_NEW_CARD_QUERIES = 23
-PAGE_QUERIES = 11
+ANSWER_STEP_TO_NEW_CARD_QUERIES = 24
+PAGE_QUERIES = 12
 
 
 def collection(size: int, *, due: bool = True):

@@ -307,7 +307,7 @@ def test_undo_of_a_new_cards_first_answer_puts_it_back_as_new():
     review.undo(user, request_id=uuid.uuid4(), now=NOON_UTC)
     upcoming = shown(user)
     assert (upcoming.state.pk, upcoming.kind) == (first.pk, "new")
-    assert review.session_for(user, NOON_UTC).progress == review.Progress(done=0, due=1, new=1, redrill=0)
+    assert review.session_for(user, NOON_UTC).progress == review.Progress(done=0, due=0, new=2, redrill=0)
 
 
 def test_undo_again_steps_further_back_then_nothing_to_undo():

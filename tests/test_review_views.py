@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
@@ -94,7 +95,8 @@ def test_log_in_and_log_out(client):
 
 def test_home_shows_due_new_and_redrills(client, learner):
     make_cards(3)
-    make_state(user=learner)
+    today = review.local_today(learner.profile)
+    make_state(user=learner, due_on=today, last_reviewed_on=today - dt.timedelta(days=1))
     response = client.get(reverse("home"))
     html = response.content.decode()
     assert re.search(r"Due for review</dt><dd>1<", html)
