@@ -8,16 +8,20 @@ yet, and a row is never lost because the broker was reached first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
-from . import ratelimit
+from . import logs, ratelimit
 from .grading import InvalidSubmission, Verdict, check_code, grade
 from .models import Challenge, Submission
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PER_MINUTE = 6
 PENDING = (Submission.Status.QUEUED, Submission.Status.RUNNING)
@@ -110,10 +114,22 @@ def submit(user: AbstractBaseUser, challenge: Challenge | str, code: str | bytes
 
 
 def enqueue_on_commit(submission_id: int) -> None:
-    """Queue the grading of a saved submission when the current transaction commits."""
+    """Queue the grading of a saved submission when the current transaction commits.
+
+    If the broker (Redis) cannot be reached, the submission stays saved as "queued" and
+    the learner's request still succeeds: the periodic sweep (cards.tasks) queues it
+    again once Redis is back. The code is never lost and never graded twice.
+    """
     from .tasks import grade_submission
 
-    grade_submission.delay_on_commit(submission_id)
+    def publish() -> None:
+        with logs.bind_submission(submission_id):
+            try:
+                grade_submission.delay(submission_id)
+            except OperationalError:
+                logger.warning("broker unreachable: submission stays queued until the sweep queues it again")
+
+    transaction.on_commit(publish)
 
 
 def grade_challenge(challenge: Challenge, code: str | bytes) -> Verdict:

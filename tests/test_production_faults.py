@@ -1,0 +1,136 @@
+"""Faults survived, with real processes: Redis stopped while a learner reviews and submits.
+
+(The worker killed mid-grading and duplicate deliveries are tests/test_challenges_worker.py; two beats
+sending reminders at once is tests/test_reminders_concurrency.py; a crashing grader is
+tests/test_challenges_task.py. This file covers what none of them does.)
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.challenges_stack import Stack, free_port, migrated_template, wait_for
+
+pytestmark = pytest.mark.slow
+
+SETUP = """
+import datetime as dt
+from django.test import Client
+from cards.models import Profile, ReviewState, Card, Deck
+from tests.challenges_factories import make_challenge, make_user
+user = make_user("faulty-learner")
+Profile.objects.create(user=user)
+deck = Deck.objects.create(slug="fault-deck", title="Fault deck")
+today = dt.datetime.now(dt.UTC).date()
+week = dt.timedelta(days=7)
+for i in range(3):
+    card = Card.objects.create(deck=deck, key=f"f{i}", question=f"Q{i}?", answer="A.", position=i)
+    ReviewState.objects.create(user=user, card=card, repetitions=2, interval=6, due_on=today,
+                               last_reviewed_on=today - week, introduced_on=today - week)
+challenge = make_challenge("fault-challenge")
+client = Client()
+client.force_login(user)
+print("SESSION", client.cookies["sessionid"].value)
+"""
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+FIELD = re.compile(r'<input type="hidden" name="(state|version|request_id)" value="([^"]*)"')
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on its own port, that the test can stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self.answers, 20, "redis-server to start")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        assert not self.answers()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return migrated_template(tmp_path_factory.mktemp("faults-db"))
+
+
+def _answer_next_card(client: httpx.Client) -> int:
+    page = client.get("/review/")
+    assert page.status_code == 200, page.text[:500]
+    fields = dict(FIELD.findall(page.text))
+    data = {**fields, "quality": "4", "csrfmiddlewaretoken": TOKEN.search(page.text).group(1)}
+    return client.post("/review/answer/", data=data).status_code
+
+
+def test_redis_stopped_reviews_go_on_submissions_wait_and_are_graded_once_it_is_back(
+    tmp_path: Path, template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_server = PrivateRedis(tmp_path / "redis")
+    redis_server.start()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    try:
+        with Stack(tmp_path, template, CHALLENGE_QUEUED_STALE_SECONDS="1") as stack:
+            session = re.search(r"SESSION (\w+)", stack.shell(SETUP)).group(1)
+            base = stack.start_web()
+            with httpx.Client(base_url=base, cookies={"sessionid": session}, timeout=60) as client:
+                assert client.get("/review/").status_code == 200
+
+                redis_server.stop()
+                started = time.monotonic()
+                statuses = [_answer_next_card(client) for _ in range(3)]
+                assert statuses == [302, 302, 302]
+                detail = client.get("/challenges/fault-challenge/")
+                assert detail.status_code == 200
+                token = TOKEN.search(detail.text).group(1)
+                submitted = client.post(
+                    "/challenges/fault-challenge/submit/", data={"code": "PASS\n", "csrfmiddlewaretoken": token}
+                )
+                elapsed = time.monotonic() - started
+                assert submitted.status_code == 302, submitted.text[:2000]
+                location = submitted.headers["location"]
+                assert location.startswith("/submissions/")
+                pk = int(location.strip("/").split("/")[-1])
+                assert client.get(location).status_code == 200
+
+            rows = stack.query("SELECT kind, quality FROM cards_reviewlog")
+            assert rows == [("review", 4)] * 3
+            assert stack.submission(pk)["status"] == "queued"
+            # Redis being down costs time (connection attempts), not the answers: bounded, not hung.
+            assert elapsed < 60
+
+            redis_server.start()  # empty: the grading message was never queued
+            stack.start_worker("after-outage")
+            # What beat does every minute: queue again the submissions left queued.
+            stack.shell("from cards.tasks import sweep_stuck_submissions; print(sweep_stuck_submissions())")
+            wait_for(lambda: stack.submission(pk)["status"] == "graded", 90, "the submission to be graded")
+            graded = stack.submission(pk)
+            assert graded["passed"] == 1 and graded["attempts"] == 1
+    finally:
+        redis_server.stop()
