@@ -52,6 +52,18 @@ def test_pages_need_a_login(client):
     assert not ReviewLog.objects.exists()
 
 
+def test_an_expired_session_under_htmx_sends_the_page_to_log_in(client):
+    response = client.post(
+        reverse("review_answer"),
+        {"state": 1, "version": 0, "quality": 5},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/review/",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/review/"
+    assert not ReviewLog.objects.exists()
+
+
 def test_sign_up_creates_the_user_and_profile_and_logs_in(client):
     response = client.post(
         reverse("signup"),

@@ -8,13 +8,18 @@ to the page (POST-redirect-GET), so plain form posts work the same.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from cards import review, sm2
 from cards.models import ReviewState
@@ -25,6 +30,21 @@ OUTCOME_MESSAGES = {
     review.Outcome.NOTHING_TO_UNDO: "Nothing to undo today.",
 }
 GRADES = [(quality, sm2.QUALITY_MEANINGS[quality]) for quality in range(sm2.MAX_QUALITY, sm2.MIN_QUALITY - 1, -1)]
+
+
+def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """login_required, except that an htmx request with an expired session sends the whole page to
+    the log-in form (HX-Redirect) instead of swapping the log-in page into the card."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            back_to = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(back_to, settings.LOGIN_URL).url)
+        return protected(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _render_session(request: HttpRequest, notice: str = "", status: int = 200) -> HttpResponse:
@@ -65,7 +85,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 @require_GET
-@login_required
+@login_required_htmx
 @vary_on_headers("HX-Request")
 def review_page(request: HttpRequest) -> HttpResponse:
     """The session: the next card with its grade buttons, or the "done for today" screen."""
@@ -73,7 +93,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@login_required_htmx
 @vary_on_headers("HX-Request")
 def answer(request: HttpRequest) -> HttpResponse:
     """Grade the card shown: state, version, request_id, quality 0..5, duration_ms."""
@@ -99,7 +119,7 @@ def answer(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@login_required_htmx
 @vary_on_headers("HX-Request")
 def undo(request: HttpRequest) -> HttpResponse:
     """Undo the last answer (the one the page offered, when `log` is sent)."""
