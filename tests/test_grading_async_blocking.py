@@ -93,6 +93,7 @@ def test_answer_verdict(name):
         assert verdict.quality <= 2
 
 
+@pytest.mark.slow
 def test_same_verdicts_eight_at_a_time():
     with ThreadPoolExecutor(8) as pool:
         verdicts = dict(zip(NAMES, pool.map(grade_answer, NAMES), strict=True))

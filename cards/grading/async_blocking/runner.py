@@ -100,6 +100,9 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
                 server.wait()
     except SandboxUnavailable as exc:
         raise GradingError(f"the sandbox is unavailable: {exc}") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        # Our own pieces (the fixture process, its pipes, its report) failed: not the learner's doing.
+        raise GradingError(f"the fixture server failed: {exc!r}") from exc
     if not any(m.get("t") == "hello" for m in report["messages"]):
         # The harness says hello before the learner's module is imported, so this is our failure, not theirs.
         raise GradingError(
