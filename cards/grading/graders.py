@@ -4,3 +4,4 @@ from . import async_blocking  # noqa: F401
 from . import bounded_fanout  # noqa: F401
 from . import gil_parallelism  # noqa: F401
 from . import await_interleaving  # noqa: F401
+from . import spot_blocking  # noqa: F401
