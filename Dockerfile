@@ -53,6 +53,8 @@ USER root
 COPY scripts/install_sandbox.sh scripts/sandbox-requirements.txt /tmp/sandbox/
 RUN bash /tmp/sandbox/install_sandbox.sh \
     && rm -rf /tmp/sandbox /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+COPY deploy/worker-entrypoint.sh /usr/local/bin/worker-entrypoint
+ENTRYPOINT ["/usr/local/bin/worker-entrypoint"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \
     CMD celery -A studyapp inspect ping --timeout 10 --destination "worker@$HOSTNAME" || exit 1
 CMD ["celery", "-A", "studyapp", "worker", "--queues", "sandbox,default", "--hostname", "worker@%h", \

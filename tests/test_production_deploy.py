@@ -1,0 +1,211 @@
+"""Deployment files: the Dockerfile, docker-compose.yml and gunicorn.conf.py, checked against each other
+and against the code (no Docker engine runs here, so the files are parsed, and gunicorn is run for real)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dockerfile
+import httpx
+import pytest
+import yaml
+from django.conf import settings
+
+from tests.production_helpers import REPO, production_env
+
+APP_SERVICES = ("migrate", "web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def stages() -> dict[str, list]:
+    """Dockerfile instructions grouped by stage name."""
+    grouped: dict[str, list] = {}
+    current = None
+    for command in dockerfile.parse_file(str(REPO / "Dockerfile")):
+        if command.cmd == "FROM":
+            current = command.value[-1] if len(command.value) >= 3 and command.value[1].upper() == "AS" else None
+            grouped[current] = [command]
+        elif current is not None:
+            grouped[current].append(command)
+    return grouped
+
+
+def _instructions(stage: list, name: str) -> list:
+    return [command for command in stage if command.cmd == name]
+
+
+def test_the_dockerfile_is_multi_stage_on_slim_bookworm(stages: dict) -> None:
+    assert set(stages) == {"build", "web", "worker"}
+    first = dockerfile.parse_file(str(REPO / "Dockerfile"))[0]
+    assert first.cmd == "ARG" and first.value == ("PYTHON_IMAGE=python:3.11-slim-bookworm",)
+    assert stages["web"][0].value[0] == "${PYTHON_IMAGE}"  # web starts fresh: no build tools, no pip cache
+    assert stages["worker"][0].value[0] == "web"
+    web_copies = _instructions(stages["web"], "COPY")
+    assert web_copies and all(command.flags == ("--from=build",) for command in web_copies)
+
+
+def test_the_web_process_is_not_root_and_the_worker_says_why_it_is(stages: dict) -> None:
+    web_user = _instructions(stages["web"], "USER")[-1].value[0]
+    assert web_user.split(":")[0] not in ("root", "0")
+    assert "useradd --system --uid 10001" in " ".join(_instructions(stages["web"], "RUN")[0].value)
+    assert _instructions(stages["worker"], "USER")[-1].value[0] == "root"
+    text = (REPO / "Dockerfile").read_text()
+    assert "Learners' code never runs as root" in text
+
+
+def test_every_file_the_dockerfile_copies_exists_and_is_in_the_build_context(stages: dict) -> None:
+    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip()]
+    for needed in (".venv", ".git", "db.sqlite3*", "var", "tests"):
+        assert needed in ignored
+    for stage in stages.values():
+        for command in _instructions(stage, "COPY"):
+            if command.flags:
+                continue
+            for source in command.value[:-1]:
+                assert (REPO / source).exists(), source
+                assert not any(source == pattern or source.startswith(pattern + "/") for pattern in ignored), source
+
+
+def test_the_images_commands_exist(stages: dict) -> None:
+    web_cmd = _instructions(stages["web"], "CMD")[-1].value
+    assert web_cmd == ("gunicorn", "--config", "gunicorn.conf.py", "studyapp.wsgi")
+    worker_cmd = _instructions(stages["worker"], "CMD")[-1].value
+    assert worker_cmd[:4] == ("celery", "-A", "studyapp", "worker")
+    entrypoint = _instructions(stages["worker"], "ENTRYPOINT")[-1].value[0]
+    copied = [command.value for command in _instructions(stages["worker"], "COPY")]
+    assert ("deploy/worker-entrypoint.sh", entrypoint) in copied
+    assert os.access(REPO / "deploy/worker-entrypoint.sh", os.X_OK)
+    assert subprocess.run(["sh", "-n", str(REPO / "deploy/worker-entrypoint.sh")]).returncode == 0
+    for stage in ("web", "worker"):
+        assert _instructions(stages[stage], "HEALTHCHECK"), stage
+    # No secret baked into an image: the build's throwaway key is generated inside its RUN step.
+    assert not [c for stage in stages.values() for c in _instructions(stage, "ENV") if "SECRET_KEY" in c.value]
+
+
+def test_compose_has_every_service_with_healthchecks_and_order(compose: dict, stages: dict) -> None:
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+        assert services[name]["restart"] == "unless-stopped"
+    for name in APP_SERVICES:
+        assert services[name]["build"]["target"] in stages, name
+    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert services["beat"]["deploy"]["replicas"] == 1
+
+
+def _settings_env_names() -> set[str]:
+    text = (REPO / "studyapp/settings.py").read_text() + (REPO / "gunicorn.conf.py").read_text()
+    names = set(re.findall(r"env(?:_int|_bool|_list)?\(\s*\"([A-Z0-9_]+)\"", text))
+    names |= set(re.findall(r"_int\(\"([A-Z0-9_]+)\"", text))
+    names |= set(re.findall(r"os\.environ\.get\(\"([A-Z0-9_]+)\"", text))
+    return names
+
+
+def test_compose_environment_is_what_the_app_reads(compose: dict) -> None:
+    known = _settings_env_names()
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY"} <= known
+    for name in APP_SERVICES:
+        env = compose["services"][name]["environment"]
+        unknown = set(env) - known
+        assert not unknown, f"{name} sets {unknown}, which nothing reads"
+        assert env["STUDYAPP_ENV"] == "production"
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")  # required, never defaulted
+        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+def test_the_worker_serves_every_queue_the_app_routes_to(compose: dict) -> None:
+    command = compose["services"]["worker"]["command"]
+    assert command[:4] == ["celery", "-A", "studyapp", "worker"]
+    queues = set(command[command.index("--queues") + 1].split(","))
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed | {settings.CELERY_TASK_DEFAULT_QUEUE} <= queues
+    assert command[command.index("--prefetch-multiplier") + 1] == str(settings.CELERY_WORKER_PREFETCH_MULTIPLIER)
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    run_sh = (REPO / "scripts/run.sh").read_text()
+    assert "-Q sandbox,default" in run_sh or "--queues sandbox,default" in run_sh
+
+
+def test_only_the_worker_gets_namespace_privileges(compose: dict) -> None:
+    worker = compose["services"]["worker"]
+    assert {"SYS_ADMIN", "NET_ADMIN"} <= set(worker["cap_add"])
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(worker["security_opt"])
+    for name in ("web", "beat", "migrate"):
+        service = compose["services"][name]
+        assert "cap_add" not in service and "security_opt" not in service and not service.get("privileged")
+    assert not worker.get("privileged")
+
+
+def test_the_deployment_doc_covers_services_settings_and_scaling() -> None:
+    doc = (REPO / "docs/deployment.md").read_text()
+    for word in ("docker compose", *APP_SERVICES, "postgres", "redis", "SECRET_KEY", "POSTGRES_PASSWORD",
+                 "--concurrency", "prefetch", "acks_late", "time limit", "bench/load.py", "/healthz", "SYS_ADMIN"):
+        assert word.lower() in doc.lower(), word  # fmt: skip
+
+
+def test_gunicorn_accepts_its_configuration(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "--check-config", "--config", "gunicorn.conf.py",
+         "studyapp.wsgi"],
+        cwd=REPO, env=production_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
+    """The image's command, for real: production settings, the health probe over plain HTTP, the rest
+    redirected to HTTPS, security headers on, and access-log lines with the request id and no query string."""
+    port = _free_port()
+    env = production_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", ALLOWED_HOSTS="localhost")
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py", "studyapp.wsgi"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Host": "localhost"}
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and health is None:
+            try:
+                health = httpx.get(f"{base}/healthz?require=database&token=hide-me", headers=headers, timeout=5)
+            except httpx.TransportError:
+                assert server.poll() is None, log.read_text()
+                time.sleep(0.3)
+        assert health is not None, log.read_text()
+        assert health.status_code == 200, health.text
+        assert health.json()["checks"]["database"]["ok"] is True
+        assert "default-src 'self'" in health.headers["content-security-policy"]
+        page = httpx.get(f"{base}/accounts/login/", headers=headers, timeout=5)
+        assert page.status_code == 301 and page.headers["location"] == "https://localhost/accounts/login/"
+        request_id = health.headers["x-request-id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert f"request_id={request_id}" in text
+    assert "hide-me" not in text and env["SECRET_KEY"] not in text
