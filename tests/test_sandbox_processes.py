@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from cards.sandbox import cgroups
 from cards.sandbox import host as sandbox_host
+from cards.sandbox.cgroups import sweep_stale
 from tests.sandbox_factories import assert_tree_gone, held_run, pids_with, proc_status, python_pids, run, token
 
 
@@ -215,23 +217,29 @@ def test_processes_left_running_when_the_worker_dies_are_killed(tmp_path) -> Non
     """--die-with-parent and the parent-death signal: a worker killed mid-run leaves nothing behind."""
     marker = token()
     script = tmp_path / "worker.py"
+    # The marker reaches the worker through its environment, so only the run's processes carry it on argv.
     script.write_text(
-        "import sys\n"
+        "import os\n"
         "from cards.sandbox import run_python\n"
-        "run_python({'main.py': 'import time; time.sleep(60)'}, args=[sys.argv[1]])\n"
+        "run_python({'main.py': 'import time; time.sleep(60)'}, args=[os.environ['RUN_MARKER']])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(sandbox_host.Path(__file__).resolve().parent.parent)}
-    worker = subprocess.Popen([sys.executable, str(script), marker], env=env)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "RUN_MARKER": marker}
+    worker = subprocess.Popen([sys.executable, str(script)], env=env)
     deadline = time.monotonic() + 15
     while not python_pids(pids_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert python_pids(pids_with(marker)), "the run did not start"
+    assert worker.pid not in pids_with(marker)
     worker.kill()
     worker.wait()
     deadline = time.monotonic() + 5
     while pids_with(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert_tree_gone(marker)
+    # The dead worker's empty cgroups are left behind; the next worker's sweep removes them.
+    swept = [d for d in sweep_stale() if f"{cgroups.PREFIX}{worker.pid}-" in d]
+    assert swept, "the killed worker's cgroups were expected to be left for the sweep"
+    assert not any(f"{cgroups.PREFIX}{worker.pid}-" in d for d in sweep_stale())
 
 
 def test_kernel_surface_calls_are_refused() -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
+PREFIX = "studyapp-sandbox-"
 
 
 @functools.cache
@@ -194,7 +195,9 @@ def create(memory_bytes: int, max_processes: int) -> RunCgroup | None:
     """Make a run's cgroup with its limits set, or None where no cgroup can be made."""
     try:
         v1, v2, own = _discover(os.getpid())
-        name = f"studyapp-sandbox-{uuid.uuid4().hex[:12]}"
+        _sweep_once(os.getpid())
+        # The creator's pid in the name lets a later worker remove groups left by one that died.
+        name = f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         if "memory" in v1 and "pids" in v1:
             return _create_v1(v1, own, name, memory_bytes, max_processes)
         if v2 is not None:
@@ -243,3 +246,46 @@ def _create_v2(mount: Path, own: dict[str, str], name: str, memory_bytes: int, m
         group.remove()
         raise
     return group
+
+
+def _parents() -> list[str]:
+    """The directories under which this process makes its runs' groups."""
+    v1, v2, own = _discover(os.getpid())
+    if "memory" in v1 and "pids" in v1:
+        return [str(v1[c] / own.get(c, "/").lstrip("/")) for c in V1_CONTROLLERS if c in v1]
+    if v2 is not None:
+        return [os.environ.get("SANDBOX_CGROUP_PARENT") or str(v2 / own.get("", "/").lstrip("/"))]
+    return []
+
+
+def sweep_stale() -> list[str]:
+    """Remove empty run groups whose creating worker is dead (it was killed mid-run); return them."""
+    removed = []
+    for parent in _parents():
+        try:
+            names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+        except OSError:
+            continue
+        for name in names:
+            creator = name[len(PREFIX) :].split("-", 1)[0]
+            if not creator.isdigit() or _alive(int(creator)):
+                continue
+            with contextlib.suppress(OSError):  # busy (processes left) or already gone
+                os.rmdir(f"{parent}/{name}")
+                removed.append(f"{parent}/{name}")
+    return removed
+
+
+@functools.cache
+def _sweep_once(pid: int) -> None:
+    sweep_stale()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
