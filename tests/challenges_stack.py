@@ -43,13 +43,19 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+_TEMPLATES: list[Path] = []
+
+
 def migrated_template(folder: Path) -> Path:
-    """A migrated SQLite database file (made once per session by the fixture that calls this)."""
+    """A migrated SQLite database file, made in `folder` by the first call of the session and reused after."""
+    if _TEMPLATES and _TEMPLATES[0].exists():
+        return _TEMPLATES[0]
     db = folder / "template.sqlite3"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "REDIS_URL": stack_redis_url()}
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _TEMPLATES[:] = [db]
     return db
 
 
