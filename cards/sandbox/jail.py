@@ -90,16 +90,13 @@ def _check_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _memfd(name: str, data: bytes) -> int:
+    """An anonymous in-memory file holding ``data``, positioned at its start (bwrap copies from it)."""
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
-    os.write(fd, data) if len(data) < 65536 else _write_all(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _etc_files(uid: int) -> dict[str, bytes]:
@@ -326,7 +323,7 @@ class _Run:
                         open_fds.discard(fd)
                     elif fd == status_r:
                         status_buf += data
-                        self._note_child_pid(status_buf, proc.pid)
+                        self._note_child_pid(status_buf)
                     elif outputs.add(fd, data):
                         self._kill(proc, "output_bytes")
                 now = time.monotonic()
@@ -343,14 +340,14 @@ class _Run:
             proc.stdout.close()
             proc.stderr.close()
         returncode = proc.wait()
-        if not self._note_child_pid(status_buf, proc.pid) and self.kill_reason is None:
+        if not self._note_child_pid(status_buf) and self.kill_reason is None:
             stderr = bytes(outputs.streams[err_fd]).decode("utf-8", "replace").strip()
             raise SandboxUnavailable(f"bubblewrap could not set up the sandbox: {stderr or returncode}")
         self._wait_tree_gone()
         wall = time.monotonic() - started
         return self._result(returncode, outputs, out_fd, err_fd, wall)
 
-    def _note_child_pid(self, status_buf: bytearray, bwrap_pid: int) -> bool:
+    def _note_child_pid(self, status_buf: bytearray) -> bool:
         """Open a pidfd on bwrap's pid 1 from the first status line (written before any learner code runs)."""
         if self.child_pidfd is not None:
             return True
