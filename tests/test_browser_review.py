@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from cards import review
@@ -41,6 +42,9 @@ def page(live_server, monkeypatch):
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
         browser.close()
+        # ORM calls made while Playwright's loop runs may hold their own connection: close it, or
+        # PostgreSQL refuses to drop the test database at the end of the session.
+        connections.close_all()
         assert errors == [], f"JavaScript errors: {errors}"
 
 
