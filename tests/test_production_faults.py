@@ -1,8 +1,9 @@
-"""Faults survived, with real processes: Redis stopped while a learner reviews and submits.
+"""Faults survived, with real processes: Redis stopped while a learner reviews and submits; two beat
+processes running at once.
 
-(The worker killed mid-grading and duplicate deliveries are tests/test_challenges_worker.py; two beats
-sending reminders at once is tests/test_reminders_concurrency.py; a crashing grader is
-tests/test_challenges_task.py. This file covers what none of them does.)
+(The worker killed mid-grading and duplicate deliveries are tests/test_challenges_worker.py; concurrent
+reminder runs in threads are tests/test_reminders_concurrency.py; a crashing grader is
+tests/test_challenges_task.py; the database lost mid-answer is tests/test_production_db_outage.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.challenges_stack import Stack, free_port, migrated_template, wait_for
+from tests.challenges_stack import CELERY, Stack, free_port, migrated_template, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +135,45 @@ def test_redis_stopped_reviews_go_on_submissions_wait_and_are_graded_once_it_is_
             assert graded["passed"] == 1 and graded["attempts"] == 1
     finally:
         redis_server.stop()
+
+
+TWO_BEATS_SETUP = """
+from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+from django.utils import timezone
+from tests.reminders_factories import make_learners
+# Learners whose reminder hour (midnight, UTC) has passed today, with cards due.
+learners = make_learners(6, zone="UTC", hour=0, due=2)
+every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+PeriodicTask.objects.filter(task="cards.reminder_tasks.send_due_reminders").update(
+    interval=every_second, crontab=None, expire_seconds=None)
+PeriodicTask.objects.exclude(task="cards.reminder_tasks.send_due_reminders").update(enabled=False)
+PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+print("EMAILS", " ".join(user.email for user in learners))
+"""
+
+
+def test_two_beats_at_once_send_each_reminder_once(tmp_path: Path, template: Path) -> None:
+    """Two beat processes by mistake, both queueing the reminder run every second, one worker running them."""
+    mail_dir = tmp_path / "mail"
+    env = {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(mail_dir)}
+    with Stack(tmp_path, template, **env) as stack:
+        emails = re.search(r"EMAILS (.+)", stack.shell(TWO_BEATS_SETUP)).group(1).split()
+        worker = stack.start_worker("reminders", concurrency=2)
+        beats = [stack._spawn([CELERY, "-A", "studyapp", "beat", "--pidfile=", "-l", "INFO"], f"beat{n}.log")
+                 for n in (1, 2)]  # fmt: skip
+
+        def runs() -> int:
+            return stack.log(worker).count("send_due_reminders[") // 2  # "received" + "succeeded" per run
+
+        wait_for(lambda: runs() >= 6, 90, "six reminder runs from the two beats")
+        for beat in beats:
+            stack.stop(beat)
+        for n in (1, 2):
+            assert "Sending due task" in (tmp_path / f"beat{n}.log").read_text()  # both beats really sent
+        wait_for(lambda: stack.log(worker).count("send_due_reminders[") % 2 == 0, 30, "the last run to finish")
+
+    sent = stack.query("SELECT status, COUNT(*) FROM cards_remindersend GROUP BY status")
+    assert sent == [("sent", len(emails))]
+    mails = "".join(path.read_text() for path in mail_dir.glob("*.log"))
+    for email in emails:
+        assert mails.count(f"To: {email}") == 1, email
