@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,19 +28,24 @@ from cards.sandbox.host import check_available  # noqa: E402
 PROGRAMS = {'print("hi")': 'print("hi")\n', "import httpx": "import httpx\n"}
 
 
-def bare(python: str, path: str) -> float:
+def bare(python: str, path: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of the plain interpreter as a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([python, "-B", "-s", path], check=True, stdout=subprocess.DEVNULL, env={})
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def sandboxed(source: str, limits: SandboxLimits, netns: NetworkNamespace | None = None) -> float:
+def sandboxed(source: str, limits: SandboxLimits, netns: NetworkNamespace | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of a sandboxed run; CPU is the run's cgroup (bubblewrap and the code)."""
     started = time.perf_counter()
     result = run_python({"main.py": source}, limits=limits, netns=netns)
     elapsed = time.perf_counter() - started
     if result.status != "ok":
         raise SystemExit(f"sandboxed run failed: {result.to_dict()}")
-    return elapsed
+    return elapsed, result.cpu_seconds or 0.0
 
 
 def main() -> None:
@@ -49,7 +55,9 @@ def main() -> None:
     host = check_available()
     limits = SandboxLimits()
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, {options.runs} runs each, interpreter {host.python}")
-    print(f"{'program':<16}{'bare ms':>10}{'sandbox ms':>12}{'added ms':>10}{'ratio':>8}{'in netns ms':>13}")
+    print("median wall ms (and CPU ms of the processes run: the bare interpreter / bubblewrap plus the code)")
+    columns = ("bare", "sandbox", "added", "ratio", "in netns", "CPU bare", "CPU box")
+    print(f"{'program':<14}" + "".join(f"{c:>10}" for c in columns))
     with tempfile.TemporaryDirectory() as tmp, NetworkNamespace() as ns:
         for label, source in PROGRAMS.items():
             path = os.path.join(tmp, "main.py")
@@ -60,8 +68,11 @@ def main() -> None:
                 bare_times.append(bare(host.python, path))
                 box_times.append(sandboxed(source, limits))
                 ns_times.append(sandboxed(source, limits, ns))
-            b, s, n = (statistics.median(x) * 1000 for x in (bare_times, box_times, ns_times))
-            print(f"{label:<16}{b:>10.1f}{s:>12.1f}{s - b:>10.1f}{s / b:>8.2f}{n:>13.1f}")
+            b, s, n = (statistics.median(t[0] for t in x) * 1000 for x in (bare_times, box_times, ns_times))
+            cb, cs = (statistics.median(t[1] for t in x) * 1000 for x in (bare_times, box_times))
+            print(f"{label:<14}" + "".join(f"{v:>10.1f}" for v in (b, s, s - b)) + f"{s / b:>10.2f}", end="")
+            print("".join(f"{v:>10.1f}" for v in (n, cb, cs)))
+    print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
