@@ -59,11 +59,10 @@ fi
 
 # Smoke test: bubblewrap as the sandbox uid. Only a warning: `docker build` has no namespaces, the
 # running worker container does (see docs/sandbox.md); the worker refuses to grade until it works.
-if ! setpriv --reuid="$SANDBOX_UID_BASE" --regid="$SANDBOX_UID_BASE" --clear-groups -- \
+if ! smoke=$(setpriv --reuid="$SANDBOX_UID_BASE" --regid="$SANDBOX_UID_BASE" --clear-groups -- \
     bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --ro-bind /usr /usr \
-    --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev /usr/bin/true 2>/tmp/sandbox-smoke.err; then
-    echo "install_sandbox.sh: WARNING: bubblewrap cannot create namespaces here: $(cat /tmp/sandbox-smoke.err)" >&2
+    --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev /usr/bin/true 2>&1); then
+    echo "install_sandbox.sh: WARNING: bubblewrap cannot create namespaces here: $smoke" >&2
 fi
-rm -f /tmp/sandbox-smoke.err
 
 echo "sandbox ready: $(bwrap --version), venv $venv ($("$venv/bin/python" -c 'import httpx, requests; print("httpx", httpx.__version__, "requests", requests.__version__)'))"
