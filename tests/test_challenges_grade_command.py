@@ -1,24 +1,35 @@
 """`manage.py grade SLUG FILE [--json]`: the worker's grading without the database write."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
-from django.core.management import execute_from_command_line
+from django.core.management import CommandError, call_command
 
 from cards.challenge_loader import CHALLENGES_DIR, load_challenges
 from cards.grading import MAX_CODE_BYTES
 from cards.models import Submission
 from tests.challenges_factories import make_challenge
+from tests.challenges_stack import ROOT, migrated_template
 
 pytestmark = pytest.mark.django_db
 
 
 def grade(*args: str) -> int:
-    """Run the command as `manage.py` would; return its exit status."""
+    """Run the command; return the exit status `manage.py` would exit with (its message goes to stderr).
+
+    (Not through run_from_argv in this process: it closes the database connections when it
+    ends, which would break the test's transaction. The real exit status is checked in a
+    subprocess by test_exit_status_of_the_real_command.)
+    """
     try:
-        execute_from_command_line(["manage.py", "grade", *args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
+        call_command("grade", *args)
+    except CommandError as exc:
+        print(f"CommandError: {exc}", file=sys.stderr)
+        return exc.returncode
     return 0
 
 
@@ -86,6 +97,25 @@ def test_grader_that_cannot_run_exits_3(tmp_path, capsys):
     answer.write_text("INFRA\n")
     assert grade("marks", str(answer), "--json") == 3
     assert "the grader could not run: the test fixture is unavailable" in capsys.readouterr().err
+
+
+def test_exit_status_of_the_real_command(tmp_path, tmp_path_factory):
+    """`manage.py grade` as a process: status 2 and the advice to load challenges on an empty database."""
+    db = tmp_path / "empty.sqlite3"
+    shutil.copyfile(migrated_template(tmp_path_factory.mktemp("challenges-db")), db)
+    answer = tmp_path / "answer.py"
+    answer.write_text("PASS\n")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "grade", "async-blocking-call", str(answer), "--json"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{db}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "run 'python manage.py load_challenges' first" in done.stderr
+    assert done.stdout == ""
 
 
 LOUD_BLOCKING = """\
