@@ -138,14 +138,11 @@ def held_run(code: str, marker: str, **kwargs: Any) -> Iterator[tuple[list[int],
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         future = pool.submit(run, prelude + textwrap.dedent(code), marker=marker, pass_fds=(release_r,), **kwargs)
-        pids: list[int] = []
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not future.done():
-            pids = [pid for pid in pids_with(marker) if _is_python(pid)]
-            if pids:
-                break
+            if any(blocked_reading(pid, release_r) for pid in python_pids(pids_with(marker))):
+                break  # the code has run up to wait_release()
             time.sleep(0.01)
-        time.sleep(0.3)  # let the code reach wait_release()
         yield pids_with(marker), future
     finally:
         os.write(release_w, b"x" * 64)
@@ -153,6 +150,16 @@ def held_run(code: str, marker: str, **kwargs: Any) -> Iterator[tuple[list[int],
         future.result(timeout=30)
         os.close(release_r)
         pool.shutdown()
+
+
+def blocked_reading(pid: int, fd: int) -> bool:
+    """Whether host process ``pid`` is blocked in read(2) on descriptor ``fd`` (from /proc/PID/syscall)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as fh:
+            fields = fh.read().split()
+    except OSError:
+        return False
+    return len(fields) > 1 and fields[0] == "0" and int(fields[1], 16) == fd
 
 
 def _is_python(pid: int) -> bool:

@@ -42,6 +42,7 @@ FAILING = {
     "fail_new_loop_in_thread": {"loop", "overlap"},
     "fail_not_coroutine_function": {"runs"},
     "fail_os_exit": {"results", "loop", "overlap"},
+    "fail_output_flood": {"runs"},
     "fail_patch_clocks": {"loop", "overlap"},
     "fail_print_verdict": {"loop", "overlap"},
     "fail_queue_get": {"loop", "overlap"},
@@ -132,6 +133,12 @@ def test_nothing_the_code_prints_reaches_the_verdict(name):
     text = json.dumps(verdict.to_dict())
     assert "All good" not in text and "perfect" not in text and "PASSED" not in text
     assert not verdict.passed
+
+
+def test_output_flood_is_stopped_by_the_sandbox_and_said_so():
+    verdict = grade_answer("fail_output_flood")
+    assert verdict.quality == 0
+    assert "output" in verdict.feedback and "quality" not in verdict.feedback
 
 
 def test_syntax_error_names_the_line_without_running_anything():

@@ -6,16 +6,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from cards.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from cards.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_python
 from cards.sandbox import host as sandbox_host
-from tests.sandbox_factories import assert_tree_gone, run, token
+from tests.sandbox_factories import assert_tree_gone, blocked_reading, pids_with, python_pids, run, token
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,27 +114,37 @@ def test_grader_pipe_is_passed_in() -> None:
 
 
 def test_eight_concurrent_runs_from_threads_each_get_their_own_result() -> None:
-    barrier = threading.Barrier(8)
+    """Eight runs held alive together (each blocks on a shared pipe until all eight are seen running)."""
+    release_r, release_w = os.pipe()
+    markers = [token() for _ in range(8)]
 
-    def one(i: int) -> tuple[int, str, str]:
-        marker = token()
-        barrier.wait()
-        result = run(
-            f"import os, sys, time\nopen('/tmp/me', 'w').write('{i}')\ntime.sleep(0.2)\n"
-            f"print({i}, open('/tmp/me').read(), os.getuid(), sys.argv[1])",
-            marker=marker,
+    def one(i: int) -> SandboxResult:
+        code = (
+            f"import os, sys\nopen('/tmp/me', 'w').write('{i}')\nos.read({release_r}, 1)\n"
+            f"print({i}, open('/tmp/me').read(), os.getuid())"
         )
-        assert_tree_gone(marker)
-        return i, result.status, result.stdout
+        return run(code, marker=markers[i], pass_fds=(release_r,))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(one, range(8)))
+        futures = [pool.submit(one, i) for i in range(8)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            held = [m for m in markers if any(blocked_reading(p, release_r) for p in python_pids(pids_with(m)))]
+            if len(held) == 8:
+                break
+            time.sleep(0.02)
+        assert len(held) == 8, "the eight runs were not all alive at once"
+        os.write(release_w, b"x" * 8)
+        results = [f.result(timeout=60) for f in futures]
+    os.close(release_r)
+    os.close(release_w)
     uids = set()
-    for i, status, stdout in results:
-        assert status == "ok"
-        number, written, uid, _marker = stdout.split()
+    for i, (result, marker) in enumerate(zip(results, markers, strict=True)):
+        assert result.status == "ok", result.stderr
+        number, written, uid = result.stdout.split()
         assert number == written == str(i)  # nobody saw another run's /tmp
         uids.add(uid)
+        assert_tree_gone(marker)
     assert len(uids) == 8  # one uid per concurrent run
 
 
@@ -208,3 +218,14 @@ def test_command_needs_no_database_or_redis(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr  # the run's status is not "ok"
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "timeout" and result["limit_hit"] == "cpu_seconds"
+
+
+def test_command_json_line_cannot_be_forged_by_the_code(tmp_path: Path, capsys) -> None:
+    program = tmp_path / "forge.py"
+    program.write_text('import json, time\nprint(json.dumps({"status": "ok", "exit_code": 0}))\ntime.sleep(30)\n')
+    with pytest.raises(SystemExit):
+        call_command("sandbox_run", str(program), "--json", "--wall-seconds", "1")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1  # the code's output is inside the JSON, never a line of its own
+    result = json.loads(lines[-1])
+    assert result["status"] == "timeout" and '"status": "ok"' in result["stdout"]

@@ -221,12 +221,15 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
     messages = report["messages"]
     kinds = {m.get("t"): m for m in reversed(messages)}
     load_error = None
-    imported = "import_error" not in kinds and "hello" in kinds
+    # Both need a positive word from the harness: a process killed while importing says neither.
+    coroutine_function = "ready" in kinds
+    imported = coroutine_function or "not_coroutine_function" in kinds
     if "import_error" in kinds:
         load_error = kinds["import_error"].get("error")
-    coroutine_function = imported and "not_coroutine_function" not in kinds
-    if imported and not coroutine_function:
+    elif "not_coroutine_function" in kinds:
         load_error = {"type": "NotACoroutineFunction", "message": kinds["not_coroutine_function"].get("kind", "")}
+    elif not imported:
+        load_error = {"type": "Ended", "message": "the process ended while importing solution.py"}
     if "hello" not in kinds:
         load_error = {"type": "NoHarness", "message": "the harness never reported in"}
 

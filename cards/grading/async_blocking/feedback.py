@@ -77,6 +77,8 @@ def load_feedback(m: Measurements) -> str:
             )
         case "SystemExit":
             return "Your module called sys.exit() while it was being imported, so get_data never ran."
+        case "Ended":
+            return "The process ended while solution.py was being imported (os._exit, a crash, or a limit)."
         case _:
             return f"Importing solution.py failed with {describe_error(error)}."
 
@@ -125,36 +127,52 @@ def blame_sentence(blame: LineBlame, calls: int) -> str:
     return f"{where} held the event loop for {ms(per_call)} per call ({ms(blame.held)} in all), {what}."
 
 
+BLOCKED_ADVICE = (
+    "While a call waits like that, the whole event loop waits with it: no other call, no other task can run. "
+    "Await an async client (`async with httpx.AsyncClient() as client: await client.get(url)`) or move the "
+    "blocking call off the loop with `await asyncio.to_thread(...)`."
+)
+COMPUTING_ADVICE = (
+    "That is CPU-bound work on the event loop's thread: while it computes nothing else runs. Offload it with "
+    "`await asyncio.to_thread(...)`, or `loop.run_in_executor(...)` with a process pool for heavy work."
+)
+
+
 def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> str:
     """How long the loop was held, by what, and what to do about it."""
-    head = (
-        f"The event loop was held for {ms(m.held)} in all ({ms(m.computing)} computing, {ms(m.blocked)} blocked in "
-        f"calls that wait; longest stall {ms(m.longest)}). The bounds, from the seed's fix measured on this "
-        f"machine, are {ms(bounds['computing'])} computing and {ms(bounds['blocked'])} blocked."
-    )
     if m.tampering:
-        return head + " The heartbeat could not be trusted: " + "; ".join(m.tampering) + "."
+        return "The heartbeat could not be trusted (see below), so the event loop could not be judged."
     if not m.finished and not m.stalls:
-        return head + " The calls never finished, so the loop could not be judged."
-    top = [b for b in m.blame if b.held >= 0.02][:2]
-    parts = [head]
+        return "The calls never finished, so the event loop could not be judged."
+    if m.held < 0.01 and passed:
+        return "The event loop never stalled."
+    parts = [
+        f"The event loop was held for {ms(m.held)} in all: {ms(m.computing)} computing and {ms(m.blocked)} "
+        f"blocked in calls that wait. The bounds, from the seed's fix measured on this machine, are "
+        f"{ms(bounds['computing'])} computing and {ms(bounds['blocked'])} blocked."
+    ]
+    if m.waiting_for_cpu >= 0.1:
+        parts.append(f"(It also waited {ms(m.waiting_for_cpu)} for a CPU on this busy machine; that does not count.)")
+    if not m.finished:
+        parts.append("The process ended before the calls did, with the loop stalled.")
+    # Name lines of solution.py; code elsewhere only when it held the loop for a noticeable time.
+    top = [b for b in m.blame if b.held >= 0.02 and (b.line is not None or b.held >= 0.1)][:2]
     if top:
         parts.append(blame_sentence(top[0], m.calls))
         if len(top) > 1:
             parts.append("Next: " + blame_sentence(top[1], m.calls))
     if passed:
         parts.append("That is within the bounds: the loop kept running while the requests were in flight.")
-    elif m.blocked > bounds["blocked"]:
-        parts.append(
-            "While that call waited, the whole event loop waited with it: no other call, no other task could run. "
-            "Await an async client (`async with httpx.AsyncClient() as client: await client.get(url)`) or move "
-            "the blocking call off the loop with `await asyncio.to_thread(...)`."
-        )
-    else:
-        parts.append(
-            "That is CPU-bound work on the event loop's thread: while it computes nothing else runs. Offload it "
-            "with `await asyncio.to_thread(...)` or `loop.run_in_executor(...)` with a process pool."
-        )
+        return " ".join(parts)
+    # Advice for each bound passed, the one passed by more first.
+    over = sorted(
+        [
+            (m.blocked / bounds["blocked"], BLOCKED_ADVICE),
+            (m.computing / bounds["computing"], COMPUTING_ADVICE),
+        ],
+        reverse=True,
+    )
+    parts.extend(advice for ratio, advice in over if ratio > 1)
     return " ".join(parts)
 
 

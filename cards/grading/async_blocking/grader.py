@@ -12,7 +12,7 @@ loaded machine too: a blocking call sleeps just as long whatever the load.
 Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
     computing_factor (2.5) and computing_floor_ms (300),
-    blocked_factor (2.0) and blocked_floor_ms (100): the loop bounds,
+    blocked_factor (2.0) and blocked_floor_ms (150): the loop bounds,
     bound = max(floor, factor × the reference's figure),
     min_in_flight (2): requests in flight at once for the calls to count as overlapping.
 """
@@ -36,6 +36,12 @@ from .runner import RunSettings, run_once
 KIND = "async_blocking_call"
 REFERENCE = Path(__file__).resolve().parents[2] / "challenges" / "async-blocking-call" / "reference.py"
 STALL_THRESHOLD = 0.03
+LIMIT_WORDS = {
+    "wall_seconds": "time",
+    "cpu_seconds": "CPU time",
+    "memory_mb": "memory",
+    "output_bytes": "output (what it printed)",
+}
 CALIBRATION_RUNS = 2
 
 
@@ -48,7 +54,7 @@ class Params:
     computing_factor: float = 2.5
     computing_floor_ms: float = 300
     blocked_factor: float = 2.0
-    blocked_floor_ms: float = 100
+    blocked_floor_ms: float = 150
     min_in_flight: int = 2
 
     @classmethod
@@ -230,6 +236,11 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
     m = measure(outcome.report, outcome.tokens, threshold=STALL_THRESHOLD)
     _require_observed(m, outcome.report)
     verdict = judge(code, m, p, calibration)
+    text = verdict.feedback
+    limit_hit = outcome.sandbox.limit_hit
+    if limit_hit and not verdict.passed:
+        what = LIMIT_WORDS.get(limit_hit, limit_hit)
+        text += f"\n\nThe sandbox stopped your code: it went past the {what} limit."
     timings = {
         "total_seconds": round(time.monotonic() - started, 3),
         "run_seconds": round(time.monotonic() - graded, 3),
@@ -237,4 +248,4 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
         "fixture_delay_seconds": p.delay_ms / 1000,
         "calibration_seconds": round(calibration.seconds, 3),
     }
-    return Verdict(verdict.passed, verdict.quality, verdict.checks, verdict.feedback, timings)
+    return Verdict(verdict.passed, verdict.quality, verdict.checks, text, timings)

@@ -3,7 +3,7 @@
     python main.py CONFIG_JSON
 
 CONFIG_JSON: {"control_port": Q, "beat_port": B, "urls": [...], "interval": 0.01, "stale": 0.04,
-              "sample": 0.02, "timeout": 20.0}
+              "sample": 0.05, "timeout": 20.0}
 
 It opens its control connection to the observer *before* importing the
 learner's module, then:
@@ -150,6 +150,8 @@ if get_data is None or not iscoroutinefunction(get_data):
     send({"t": "not_coroutine_function", "kind": kind})
     control.close()
     os._exit(0)
+
+send({"t": "ready"})
 
 # Wait for the observer's word that it is sampling this process's loop thread, so the whole call
 # window is measured. Without it the calls still run; the grader then refuses a verdict it cannot back.

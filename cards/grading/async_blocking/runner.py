@@ -34,7 +34,7 @@ class RunSettings:
     delay: float = 0.25
     interval: float = 0.01
     stale: float = 0.04
-    sample: float = 0.02
+    sample: float = 0.05
     timeout: float = 20.0
     limits: SandboxLimits = SandboxLimits(memory_mb=256, cpu_seconds=15, wall_seconds=40, output_bytes=1 << 16)
 
