@@ -54,7 +54,7 @@ def test_processes_pass(verdicts, name):
     verdict = verdicts[name]
     assert verdict.passed, explain(verdict)
     speed = verdict.checks[1].measured
-    assert speed["speedup"] >= speed["needed"] > 1
+    assert speed["speedup"] >= speed["needed"] > 1 or speed["processes_at_once"] >= 2
     assert speed["cores"] >= 2
     assert "own GIL" in verdict.feedback
 
@@ -70,7 +70,9 @@ def test_threads_are_told_about_the_gil(verdicts):
     verdict = verdicts["starter_threads"]
     results, speed = verdict.checks
     assert results.passed and not speed.passed
-    assert speed.measured["speedup"] < speed.measured["needed"]
+    # All jobs ran in the one process (the kernel names the sender of every crunch() event).
+    assert speed.measured["processes_at_once"] == 1
+    assert speed.measured["process_pool_processes_at_once"] >= 2
     assert "GIL" in verdict.feedback
     assert f"{speed.measured['run_all_ms']} ms" in verdict.feedback
 
@@ -78,7 +80,7 @@ def test_threads_are_told_about_the_gil(verdicts):
 def test_a_fast_wrong_answer_is_caught_by_its_results(verdicts):
     results, speed = verdicts["fast_but_wrong"].checks
     assert not results.passed and results.measured["right"] == 0
-    assert speed.passed  # fast, and still wrong
+    assert speed.measured["processes_at_once"] == 0  # never called crunch(): fast, and wrong
 
 
 def test_a_coroutine_function_is_named(verdicts):

@@ -40,6 +40,8 @@ HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 # A flood of events (learner code can write to the recorder's socket too) must not eat the worker's memory.
 MAX_RECORDED_BYTES = 8 * 1024 * 1024
 MAX_EVENT_BYTES = 256 * 1024
+# Params come from authors in the admin: looser than this is a mistake, not a need.
+LIMIT_CAPS = {"wall_seconds": 120, "cpu_seconds": 60, "memory_mb": 1024, "max_processes": 256, "open_files": 4096}
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python 3.11 does not export it
 
 
@@ -50,6 +52,7 @@ class Event:
     at: float
     kind: str
     payload: str = ""
+    pid: int | None = None  # the sending process, as the kernel vouches for it (SCM_CREDENTIALS), in our pid space
 
 
 @dataclass
@@ -93,6 +96,30 @@ class Recording:
             return None
 
 
+def job_intervals(events: Sequence[Event], start: float, end: float) -> list[tuple[int | None, float, float]]:
+    """(pid, began, ended) of every `job start ID` / `job end ID` pair sent by one process within [start, end]."""
+    opened: dict[tuple[int | None, str], float] = {}
+    out = []
+    for event in events:
+        if event.kind != "job" or not start <= event.at <= end:
+            continue
+        what, _, token = event.payload.partition(" ")
+        if what == "start":
+            opened[(event.pid, token)] = event.at
+        elif what == "end" and (event.pid, token) in opened:
+            out.append((event.pid, opened.pop((event.pid, token)), event.at))
+    return out
+
+
+def processes_at_once(intervals: Sequence[tuple[int | None, float, float]]) -> int:
+    """The most distinct processes that were inside a job at the same moment."""
+    best = 0
+    for _, began, _ in intervals:
+        busy = {pid for pid, b, e in intervals if b <= began < e}
+        best = max(best, len(busy))
+    return best
+
+
 def max_gap(times: Sequence[float], start: float, end: float) -> tuple[float, float]:
     """The longest interval in [start, end] with no tick in it, and where it began."""
     points = [start, *sorted(t for t in times if start < t < end), end]
@@ -109,13 +136,15 @@ class Recorder:
     The kernel stamps every datagram as it is queued (SO_TIMESTAMPNS), in the
     sender's system call: the time is neither the sandboxed process's clock
     (which its code could patch) nor this reader thread's (late when the
-    machine is loaded). Use as a context manager around
+    machine is loaded). It also names the sending process (SCM_CREDENTIALS),
+    so the grader knows which process did what. Use as a context manager around
     `run_python(..., pass_fds=(rec.fd,))`, then `finish()` for the Recording.
     """
 
     def __init__(self) -> None:
         self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._ours.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self._ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         os.set_inheritable(self._theirs.fileno(), True)
         # Kernel stamps are wall-clock; events are kept on the monotonic clock the rest of grading uses.
@@ -135,25 +164,29 @@ class Recorder:
         total = 0
         while True:
             try:
-                data, ancillary, _flags, _addr = self._ours.recvmsg(MAX_EVENT_BYTES, socket.CMSG_SPACE(16))
+                data, ancillary, _flags, _addr = self._ours.recvmsg(
+                    MAX_EVENT_BYTES, socket.CMSG_SPACE(16) + socket.CMSG_SPACE(12)
+                )
             except OSError:
                 return
             if data == self._stop_marker:
                 return
             if not data:
                 continue
-            at = time.monotonic()
-            for level, kind, stamp in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) >= 16:
-                    seconds, nanoseconds = struct.unpack("qq", stamp[:16])
+            at, pid = time.monotonic(), None
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                    seconds, nanoseconds = struct.unpack("qq", value[:16])
                     at = seconds + nanoseconds / 1e9 - self._offset
+                elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(value) >= 12:
+                    pid = struct.unpack("3i", value[:12])[0]
             total += len(data)
             if total > MAX_RECORDED_BYTES:
                 self._recording.truncated = True
                 continue  # keep draining so the writer never blocks, but keep nothing more
             text = data.rstrip(b"\n").decode("utf-8", errors="replace")
             kind_, _, payload = text.partition(" ")
-            self._recording.events.append(Event(at, kind_, payload))
+            self._recording.events.append(Event(at, kind_, payload, pid))
 
     def finish(self, timeout: float = 5.0) -> Recording:
         """Wait until every datagram already sent has been read, then return what arrived.
@@ -388,6 +421,9 @@ def run_harness(
         "fetch.py": harness_source("fetch"),
         **files,
     }
+    too_loose = [f"{name} <= {cap}" for name, cap in LIMIT_CAPS.items() if float(limits.get(name, 0)) > cap]
+    if too_loose:
+        raise GradingError(f"grader limits: {', '.join(too_loose)} at most")
     try:
         sandbox_limits = SandboxLimits.from_settings(**limits)
     except (TypeError, ValueError) as exc:

@@ -1,12 +1,42 @@
 """Shipped into the sandbox as work.py: the CPU-bound function the challenges ask learners to run.
 
 Pure Python on purpose: it holds the GIL the whole time and has no shortcut.
+Each call also tells the grader when it started and ended; the kernel adds
+which process sent that, so the grader sees where the work ran.
 """
+
+import itertools
+import os
+import sys
+
+_calls = itertools.count()
+
+
+def _event_fd():
+    # The harness's event socket: inherited by forked workers; absent in a fresh interpreter.
+    try:
+        fd = int(sys.argv[1])
+        os.fstat(fd)
+        return fd
+    except (IndexError, ValueError, OSError):
+        return None
+
+
+def _tell(what, token):
+    fd = _event_fd()
+    if fd is not None:
+        try:
+            os.write(fd, f"job {what} {token}".encode())
+        except OSError:
+            pass
 
 
 def crunch(seed: int, rounds: int) -> int:
     """Stir `seed` for `rounds` rounds; about 0.1 s per 150,000 rounds on a 2020s core."""
+    token = f"{os.getpid()}.{next(_calls)}"
+    _tell("start", token)
     x = seed & 0xFFFFFFFF
     for i in range(rounds):
         x = (x * 1103515245 + 12345 + ((x >> 7) ^ i)) % 4294967291
+    _tell("end", token)
     return x
