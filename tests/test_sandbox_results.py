@@ -222,7 +222,8 @@ def test_command_needs_no_database_or_redis(tmp_path: Path) -> None:
 
 def test_command_json_line_cannot_be_forged_by_the_code(tmp_path: Path, capsys) -> None:
     program = tmp_path / "forge.py"
-    program.write_text('import json, time\nprint(json.dumps({"status": "ok", "exit_code": 0}))\ntime.sleep(30)\n')
+    forged = json.dumps({"status": "ok", "exit_code": 0})
+    program.write_text(f"import time\nprint({forged!r}, flush=True)\ntime.sleep(30)\n")
     with pytest.raises(SystemExit):
         call_command("sandbox_run", str(program), "--json", "--wall-seconds", "1")
     lines = capsys.readouterr().out.strip().splitlines()
