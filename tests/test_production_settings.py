@@ -52,7 +52,10 @@ SECRET_PATTERNS = {
     "GitHub token": re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),
     "Slack token": re.compile(r"xox[baprs]-[A-Za-z0-9-]{10,}"),
     "hard-coded SECRET_KEY": re.compile(r"SECRET_KEY\s*[:=]\s*[\"'][^\"'$]{20,}[\"']"),
-    "password in a URL": re.compile(r"://[^/\s:@\"']+:[^/\s@\"'$]+@(?!127\.0\.0\.1|localhost)[\w.-]+"),
+    # Placeholders ("password", "***") and loopback development URLs are not secrets.
+    "password in a URL": re.compile(
+        r"://[^/\s:@\"']+:(?!password@|\*\*\*@)[^/\s@\"'$]+@(?!127\.0\.0\.1|localhost)[\w.-]+"
+    ),
 }
 ALLOWED_SNIPPETS = ("dev-only-insecure-key-do-not-use-in-production",)
 
@@ -76,7 +79,8 @@ def test_no_secret_is_committed() -> None:
 
 
 def test_the_secret_pattern_scan_can_fail() -> None:
-    sample = 'SECRET_KEY = "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a"\nurl = "postgres://app:hunter2@db.internal/app"'
+    # Assembled at run time, so this file does not trip the scan itself.
+    sample = 'SECRET_KEY = "' + "9f8a7b6c5d4e3f2a" * 2 + '"\nurl = "postgres://app:' + 'hunter2@db.internal/app"'
     assert SECRET_PATTERNS["hard-coded SECRET_KEY"].search(sample)
     assert SECRET_PATTERNS["password in a URL"].search(sample)
 
