@@ -5,6 +5,7 @@ Each call also tells the grader when it started and ended; the kernel adds
 which process sent that, so the grader sees where the work ran.
 """
 
+import contextlib
 import itertools
 import os
 import sys
@@ -25,10 +26,8 @@ def _event_fd():
 def _tell(what, token):
     fd = _event_fd()
     if fd is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.write(fd, f"job {what} {token}".encode())
-        except OSError:
-            pass
 
 
 def crunch(seed: int, rounds: int) -> int:
