@@ -132,10 +132,7 @@ def main() -> None:
     results = []
     for size in args.sizes:
         # One process per size: Django is set up once per process, against that size's database.
-        if args.database_url:
-            url = args.database_url
-        else:
-            url = f"sqlite:///{tempfile.mkdtemp(prefix='reminders-bench-')}/db.sqlite3"
+        url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='reminders-bench-')}/db.sqlite3"
         pid = os.fork()
         if pid == 0:
             setup_django(url)

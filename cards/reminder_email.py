@@ -64,8 +64,27 @@ def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def unsubscribe_url(user_id: int) -> str:
-    return absolute_url(reverse("reminders_unsubscribe", args=[unsubscribe_token(user_id)]))
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The absolute links every reminder carries, resolved once per run rather than once per email."""
+
+    review: str
+    settings: str
+    unsubscribe_prefix: str
+
+    @classmethod
+    def resolve(cls) -> Links:
+        """Reverse the URLs now (the unsubscribe URL around a placeholder token)."""
+        placeholder = "TOKEN"
+        unsubscribe = absolute_url(reverse("reminders_unsubscribe", args=[placeholder]))
+        prefix, suffix = unsubscribe.split(placeholder)
+        if suffix != "/":
+            raise ValueError(f"unexpected unsubscribe URL shape: {unsubscribe}")
+        return cls(absolute_url(reverse("review")), absolute_url(reverse("settings")), prefix)
+
+    def unsubscribe(self, user_id: int) -> str:
+        """The one-click unsubscribe link for `user_id`, with a fresh token."""
+        return f"{self.unsubscribe_prefix}{unsubscribe_token(user_id)}/"
 
 
 def _message_id(reminder: Reminder) -> str:
@@ -85,13 +104,16 @@ def subject_for(reminder: Reminder) -> str:
     return f"{' and '.join(parts)} due today"
 
 
-def build_message(reminder: Reminder, connection: BaseEmailBackend | None = None) -> EmailMultiAlternatives:
+def build_message(
+    reminder: Reminder, links: Links | None = None, connection: BaseEmailBackend | None = None
+) -> EmailMultiAlternatives:
     """The reminder as a plain-text email with an HTML alternative and List-Unsubscribe headers."""
-    unsubscribe = unsubscribe_url(reminder.user_id)
+    links = links or Links.resolve()
+    unsubscribe = links.unsubscribe(reminder.user_id)
     context = {
         "reminder": reminder,
-        "review_url": absolute_url(reverse("review")),
-        "settings_url": absolute_url(reverse("settings")),
+        "review_url": links.review,
+        "settings_url": links.settings,
         "unsubscribe_url": unsubscribe,
         "subject": subject_for(reminder),
     }

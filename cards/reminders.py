@@ -53,6 +53,7 @@ from operator import or_
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import OperationalError
 from django.db import connection as db_connection
 from django.db.models import (
     Avg,
@@ -76,7 +77,7 @@ from django.db.models.functions import Coalesce, NullIf, RowNumber
 from django.utils import timezone
 
 from cards.models import Profile, ReminderSend, ReviewLog, ReviewState
-from cards.reminder_email import Reminder, build_message
+from cards.reminder_email import Links, Reminder, build_message
 from cards.reminder_schedule import LocalSlot, estimate_minutes, group_zones, teaser_line
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class RunReport:
     sent: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
+    unrecorded: list[int] = field(default_factory=list)
     unknown_zones: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -152,6 +154,7 @@ class RunReport:
             "sent": len(self.sent),
             "released": len(self.released),
             "refused": len(self.refused),
+            "unrecorded": len(self.unrecorded),
             "unknown_zones": self.unknown_zones,
             "error": self.error,
         }
@@ -380,24 +383,52 @@ def _teasers(token: uuid.UUID, count: int) -> dict[int, list[str]]:
 # --- sending --------------------------------------------------------------------------------------------
 
 
+MARK_ATTEMPTS = 6
+
+
 def _mark_sent(token: uuid.UUID, user_ids: list[int], now: dt.datetime) -> int:
+    """Record delivered messages as sent; retried on a busy database, since losing it means a repeat."""
     if not user_ids:
         return 0
-    marked = ReminderSend.objects.filter(
-        claim_token=token, status=ReminderSend.Status.CLAIMED, user_id__in=user_ids
-    ).update(status=ReminderSend.Status.SENT, sent_at=now)
+    rows = ReminderSend.objects.filter(claim_token=token, status=ReminderSend.Status.CLAIMED, user_id__in=user_ids)
+    for attempt in range(MARK_ATTEMPTS):
+        try:
+            marked = rows.update(status=ReminderSend.Status.SENT, sent_at=now)
+            break
+        except OperationalError:
+            # A locked or briefly unreachable database: the mail is out, so wait and try again.
+            if attempt == MARK_ATTEMPTS - 1:
+                raise
+            log.warning("reminders: recording %d sent messages failed, retrying", len(user_ids), exc_info=True)
+            time.sleep(0.05 * 2**attempt)
     if marked != len(user_ids):
         log.error("reminders: marked %d of %d sent; claims were lost to another run", marked, len(user_ids))
     return marked
 
 
-def _release(token: uuid.UUID) -> list[int]:
-    """Delete this run's unsent claims, so the next run sends them; returns their users."""
-    held = ReminderSend.objects.filter(claim_token=token, status=ReminderSend.Status.CLAIMED)
+def _release(token: uuid.UUID, keep: list[int]) -> list[int]:
+    """Delete this run's unsent claims (all but `keep`), so the next run sends them; returns their users."""
+    held = ReminderSend.objects.filter(claim_token=token, status=ReminderSend.Status.CLAIMED).exclude(user_id__in=keep)
     user_ids = list(held.values_list("user_id", flat=True))
     if user_ids:
         held.delete()
     return user_ids
+
+
+def _finish(report: RunReport, token: uuid.UUID, pending: list[int], now: dt.datetime) -> None:
+    """Record what went out, then give back the claims of what did not."""
+    unrecorded: list[int] = []
+    try:
+        _mark_sent(token, pending, now)
+        report.sent += pending
+    except OperationalError as exc:
+        # Delivered but not recorded: their claims stay, go stale, and are sent again after the
+        # claim timeout. The one repeat this design allows (see the module docstring).
+        unrecorded = pending
+        report.unrecorded = pending
+        report.error = report.error or f"{type(exc).__name__}: {exc}"
+        log.error("reminders: %d delivered messages could not be recorded as sent", len(pending))
+    report.released = _release(token, keep=unrecorded)
 
 
 def _reminder(profile: Profile, teaser: list[str]) -> Reminder:
@@ -432,6 +463,7 @@ def send_due_reminders(
     token = uuid.uuid4()
     report = RunReport(now=now)
     deadline = monotonic() + policy.send_window.total_seconds()
+    links = Links.resolve()  # before claiming: a broken URL configuration must not strand claims
 
     groups, report.unknown_zones = _zone_groups(now)
     if report.unknown_zones:
@@ -439,15 +471,21 @@ def send_due_reminders(
     if not groups:
         return report
     report.taken_over = _take_over_stale(groups, now, policy, token)
-    report.claimed = _claim(groups, now, policy, token)
+    try:
+        report.claimed = _claim(groups, now, policy, token)
+    except Exception:
+        if report.taken_over:
+            _release(token, keep=[])  # give back what was just taken over, for the next run
+        raise
     if not report.claimed and not report.taken_over:
         return report
 
-    held = _held(groups, now, policy, token)
-    teasers = _teasers(token, policy.teaser_count)
     connection = connection or get_connection()
     pending: list[int] = []
     try:
+        # From here on, any failure gives the claims back (in _finish) rather than stranding them.
+        held = _held(groups, now, policy, token)
+        teasers = _teasers(token, policy.teaser_count)
         connection.open()
         for profile in held:
             if monotonic() > deadline:
@@ -455,7 +493,7 @@ def send_due_reminders(
                 break
             if profile.address is None or profile.due_cards == 0:
                 continue  # changed since the claim: nothing to send, the claim is released below
-            message = build_message(_reminder(profile, teasers.get(profile.user_id, [])), connection=connection)
+            message = build_message(_reminder(profile, teasers.get(profile.user_id, [])), links, connection)
             try:
                 delivered = connection.send_messages([message])
             except smtplib.SMTPRecipientsRefused:
@@ -471,13 +509,11 @@ def send_due_reminders(
                 pending = []
     except Exception as exc:  # noqa: BLE001 (any failure: record what went out, give the rest back)
         report.error = f"{type(exc).__name__}: {exc}"
-        log.warning("reminders: sending stopped: %s", report.error)
+        log.error("reminders: sending stopped: %s", report.error, exc_info=True)
     finally:
-        _mark_sent(token, pending, now)
-        report.sent += pending
-        report.released = _release(token)
         try:
             connection.close()
         except Exception:  # noqa: BLE001 (closing a broken connection must not hide the report)
             log.warning("reminders: closing the mail connection failed", exc_info=True)
+        _finish(report, token, pending, now)
     return report

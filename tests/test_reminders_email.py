@@ -113,15 +113,45 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
+def use_smtp(settings, port: int) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+
+
+def test_smtp_server_down_then_back_sends_everyone_once(settings):
+    from cards.models import ReminderSend
+
+    port = free_port()  # nothing listens here yet
+    use_smtp(settings, port)
+    users = [make_learner() for _ in range(3)]
+    down = send_due_reminders(NOW)
+    assert "ConnectionRefusedError" in down.error
+    assert down.sent == [] and sorted(down.released) == sorted(user.pk for user in users)
+    assert not ReminderSend.objects.exists()
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        back = send_due_reminders(NOW + dt.timedelta(minutes=15))
+        send_due_reminders(NOW + dt.timedelta(minutes=30))
+    finally:
+        controller.stop()
+    assert back.error == "" and len(back.sent) == 3
+    assert sorted(rcpt for envelope in inbox.envelopes for rcpt in envelope.rcpt_tos) == sorted(
+        user.email for user in users
+    )
+
+
 def test_through_a_real_smtp_server_on_loopback(settings):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        use_smtp(settings, controller.port)
         settings.DEFAULT_FROM_EMAIL = "Study app <noreply@study.example.org>"
         settings.SITE_URL = "https://study.example.org"
         user = make_learner(due=2, reminder_email="learner@example.net")
