@@ -40,6 +40,7 @@ HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 # A flood of events (learner code can write to the recorder's socket too) must not eat the worker's memory.
 MAX_RECORDED_BYTES = 8 * 1024 * 1024
 MAX_EVENT_BYTES = 256 * 1024
+MAX_EVENTS = 200_000
 # Params come from authors in the admin: looser than this is a mistake, not a need.
 LIMIT_CAPS = {"wall_seconds": 120, "cpu_seconds": 60, "memory_mb": 1024, "max_processes": 256, "open_files": 4096}
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python 3.11 does not export it
@@ -181,7 +182,7 @@ class Recorder:
                 elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(value) >= 12:
                     pid = struct.unpack("3i", value[:12])[0]
             total += len(data)
-            if total > MAX_RECORDED_BYTES:
+            if total > MAX_RECORDED_BYTES or len(self._recording.events) >= MAX_EVENTS:
                 self._recording.truncated = True
                 continue  # keep draining so the writer never blocks, but keep nothing more
             text = data.rstrip(b"\n").decode("utf-8", errors="replace")
