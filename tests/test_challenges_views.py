@@ -135,8 +135,40 @@ def test_learner_output_in_a_verdict_is_escaped(client, learner, challenge):
         status="graded",
         passed=False,
         quality=0,
-        verdict={"passed": False, "quality": 0, "checks": [], "feedback": "<script>alert(1)</script>", "timings": {}},
+        verdict={
+            "passed": False,
+            "quality": 0,
+            "checks": [{"name": "runs", "passed": False, "measured": {"stdout": "<b>loud</b>"}, "message": "<i>x</i>"}],
+            "feedback": "Line 1, `print(x)`, blocked.\n\n<script>alert(1)</script><img src=x onerror=alert(2)>",
+            "timings": {},
+        },
     )
     html = client.get(reverse("challenge_submission", args=[submission.pk])).content.decode()
-    assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html and "onerror" not in html
+    assert "<code>print(x)</code>" in html  # the feedback is Markdown, sanitised
+    assert "&lt;b&gt;loud&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html
+
+
+def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, learner, challenge):
+    submission = make_submission(
+        learner,
+        challenge,
+        status="graded",
+        passed=True,
+        quality=5,
+        verdict={
+            "passed": True,
+            "quality": 5,
+            "checks": [
+                {"name": "runs", "passed": True, "measured": {"imported": True, "problems": []}, "message": "Ran."},
+                {"name": "loop", "passed": True, "measured": {"lines": [{"line": 5}]}, "message": "Only here."},
+            ],
+            "feedback": "Passed.\n\nRan.",
+            "timings": {},
+        },
+    )
+    html = client.get(reverse("challenge_submission", args=[submission.pk])).content.decode()
+    assert html.count("Ran.") == 1 and "Only here." in html
+    assert "<code>yes</code>" in html and "<code>none</code>" in html
+    assert "<code>[{&quot;line&quot;: 5}]</code>" in html
+    assert "is-passed" in html
