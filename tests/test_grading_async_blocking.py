@@ -31,6 +31,7 @@ FAILING = {
     "fail_drive_loop": {"results", "overlap"},
     "fail_equals_anything": {"results", "overlap"},
     "fail_equals_anything_obj": {"results", "overlap"},
+    "fail_fake_end": {"loop", "overlap", "fair_play"},
     "fail_forge_heartbeat": {"loop", "overlap", "fair_play"},
     "fail_future_result": {"loop", "overlap"},
     "fail_getattr": {"loop", "overlap"},
@@ -133,6 +134,13 @@ def test_nothing_the_code_prints_reaches_the_verdict(name):
     text = json.dumps(verdict.to_dict())
     assert "All good" not in text and "perfect" not in text and "PASSED" not in text
     assert not verdict.passed
+
+
+def test_a_forged_end_message_does_not_cut_the_measurement_short():
+    verdict = grade_answer("fail_fake_end")
+    loop = next(check for check in verdict.checks if check.name == "loop")
+    assert loop.measured["blocked_ms"] >= 2000
+    assert not verdict.passed and verdict.quality == 0
 
 
 def test_output_flood_is_stopped_by_the_sandbox_and_said_so():

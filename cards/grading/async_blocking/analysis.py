@@ -39,6 +39,7 @@ from typing import Any
 
 NS = 1e9
 GIL_ALLOWANCE = 0.03  # seconds of sleep per stall excused outright (hand-offs, sampling error)
+ONCE = ("hello", "ready", "not_coroutine_function", "import_error", "start", "end")
 GIL_STRETCH = 0.01  # longest GIL wait between two wake-ups: twice CPython's 5 ms switch interval
 
 
@@ -236,10 +237,9 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
     results = check_results(report, tokens)
     start = kinds["start"]["at"] if "start" in kinds else None
     finished = "end" in kinds
-    end_candidates = [kinds["end"]["at"]] if finished else []
-    if not finished:
-        end_candidates.append(report.get("control_closed") or report["ended"])
-    end = end_candidates[0]
+    # The window ends when the harness's process closed its connection (it exits right after "end"),
+    # seen from outside: an "end" message written early by the learner's code cannot cut it short.
+    end = report.get("control_closed") or report["ended"]
     samples = report.get("sched") or []
     stalls = find_stalls(report["beats"], start, end, threshold, samples) if start is not None else []
     stacks = [m for m in messages if m.get("t") == "stack"]
@@ -251,6 +251,11 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
         tampering.append("heartbeat ticks out of sequence")
     if report.get("control_garbage"):
         tampering.append("unreadable data on the harness's control connection")
+    # The harness sends each of these once; a second one was written by someone else.
+    repeated = sorted(kind for kind in ONCE if sum(1 for m in messages if m.get("t") == kind) > 1)
+    results_seen = [m.get("i") for m in messages if m.get("t") == "result"]
+    if repeated or len(results_seen) != len(set(results_seen)):
+        tampering.append("messages in the harness's name written by other code: " + ", ".join(repeated or ["result"]))
 
     return Measurements(
         imported=imported,
