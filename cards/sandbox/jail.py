@@ -204,7 +204,7 @@ class _Run:
                     start_new_session=True,
                     env={},
                 )
-            except subprocess.SubprocessError as exc:
+            except (subprocess.SubprocessError, OSError) as exc:
                 os.close(error_w)
                 self.to_close.remove(error_w)
                 why = os.read(error_r, 4096).decode("utf-8", "replace") or str(exc)
