@@ -90,11 +90,6 @@ def judge(run: Run, seeds: list[int], interval: float) -> Verdict:
     per_call, _ = max_gap([e.at for e in rec.between(*direct, "hb")], *direct)
     calib_gap, _ = max_gap([e.at for e in rec.between(*calib, "hb")], *calib)
     bound = stall_bound(calib_gap)
-    if bound >= per_call:  # even one call run directly on the loop could pass: no verdict is fair
-        raise TooBusy(
-            f"the machine is too busy to tell a frozen loop from a slow one right now "
-            f"(a call takes {ms(per_call)} ms, the calibration loop froze for {ms(calib_gap)} ms); try again"
-        )
     timings = {"process_pool_gap_ms": ms(calib_gap), "work_per_call_ms": ms(per_call), "bound_ms": ms(bound)}
 
     learner = rec.phase("learner")
@@ -108,6 +103,13 @@ def judge(run: Run, seeds: list[int], interval: float) -> Verdict:
     right = sum(1 for got, want in zip(results, expected, strict=False) if got == want)
     results_ok = right == len(expected) and len(results) == len(expected)
     loop_ok = gap <= bound
+    if loop_ok and gap >= 0.8 * per_call:
+        # Within the bound, yet as long as one call run right on the loop: on a machine this busy the two
+        # cannot be told apart, so no verdict would be fair.
+        raise TooBusy(
+            f"the machine is too busy to tell a frozen loop from a slow one right now (one call on the loop froze "
+            f"it {ms(per_call)} ms, a process pool {ms(calib_gap)} ms, this code {ms(gap)} ms); try again"
+        )
     checks = (
         Check(
             "results",
