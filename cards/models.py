@@ -91,11 +91,13 @@ class ReviewStateQuerySet(models.QuerySet):
 
     def redrill_for(self, today: date) -> ReviewStateQuerySet:
         """Cards answered below 4 today that come back today (SM-2 step 7)."""
-        return self.filter(redrill=True, last_reviewed_on=today, due_on__gt=today)
+        # Equality on last_reviewed_on lets the (user, last_reviewed_on) index bound this to today's
+        # answers. (A boolean filter is rendered as a bare column on SQLite, which no index can seek.)
+        return self.filter(last_reviewed_on=today, redrill=True)
 
     def never_answered(self) -> ReviewStateQuerySet:
-        """New cards shown but not answered yet (matches the state_user_redrill index's prefix)."""
-        return self.filter(redrill=False, last_reviewed_on__isnull=True)
+        """New cards shown but not answered yet (few: the (user, last_reviewed_on) index finds them)."""
+        return self.filter(last_reviewed_on__isnull=True)
 
     def introduced_on(self, today: date) -> ReviewStateQuerySet:
         """States of new cards first shown on the learner's local `today` (they count against the daily limit)."""
@@ -132,7 +134,7 @@ class ReviewState(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "card"], name="one_state_per_user_card")]
         indexes = [
             models.Index(fields=["user", "due_on"], name="state_user_due"),
-            models.Index(fields=["user", "redrill", "last_reviewed_on"], name="state_user_redrill"),
+            models.Index(fields=["user", "last_reviewed_on"], name="state_user_reviewed_on"),
             models.Index(fields=["user", "introduced_on"], name="state_user_introduced_on"),
         ]
 
