@@ -9,6 +9,7 @@ carries a fresh one). No login is needed to use it.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -90,7 +92,13 @@ class Links:
 def _message_id(reminder: Reminder) -> str:
     # The same for a repeat of the same day's reminder, so a store that de-duplicates by
     # Message-ID drops a repeat that a crash at the worst moment could cause.
-    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    domain = urlsplit(settings.SITE_URL).hostname or ""
+    try:
+        ipaddress.ip_address(domain)
+        domain = ""  # an IP literal is no Message-ID domain: use the host's name, as make_msgid does
+    except ValueError:
+        pass
+    domain = domain or str(DNS_NAME)
     return f"<reminder.{reminder.user_id}.{reminder.local_date.isoformat()}@{domain}>"
 
 
