@@ -14,15 +14,16 @@ wall time into:
   `time.sleep`, a lock, joining a thread, waiting for a child process).
 
 Not all sleep is a blocking call: a loop thread waiting for the GIL while the
-learner's worker threads hold it (to_thread, run_in_executor) sleeps too. Such a
-wait has a signature the scheduler shows: the waiting thread wakes every few
-milliseconds (CPython's GIL wait times out every switch interval, 5 ms) while
-other threads of the process run. So each stall's asleep time is excused up to
-GIL_STRETCH per wake-up of the loop thread, but no more than the CPU time the
-other threads used meanwhile (a GIL holder runs), plus a small flat allowance.
-What is left is *blocked*: asleep in one long wait that is not the GIL, e.g. a
-socket read, `time.sleep`, `Thread.join`, `Future.result`,
-`Queue.get`, `subprocess.run`.
+learner's worker threads hold it (to_thread, run_in_executor) sleeps too. The
+fixture tells the two apart from outside at each sample: a GIL wait is a futex
+wait whose deadline is at most one switch interval (5 ms) away (read from
+/proc/<pid>/task/<pid>/syscall and the process's memory); anything else (a
+socket read, `time.sleep`, `Thread.join`, `Future.result`, `Queue.get`,
+`subprocess.run`) is not. The GIL's share of a stall's sleep is excused, plus a
+small flat allowance; what is left is *blocked*. Where no sample classified the
+wait (a stall too short, or no probe on this machine), sleep is excused up to
+GIL_STRETCH per wake-up of the loop thread, no more than the CPU time the other
+threads used meanwhile.
 
 "Held" = computing + blocked: how long the learner's code kept the loop from
 running, whatever the load on the machine.
@@ -41,6 +42,7 @@ NS = 1e9
 GIL_ALLOWANCE = 0.03  # seconds of sleep per stall excused outright (hand-offs, sampling error)
 ONCE = ("hello", "ready", "not_coroutine_function", "import_error", "start", "end")
 GIL_STRETCH = 0.01  # longest GIL wait between two wake-ups: twice CPython's 5 ms switch interval
+GIL_WAIT, OTHER_WAIT = 1, 2  # the fixture's reading of /proc/<pid>/task/<pid>/syscall at a sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,16 @@ def cumulative(samples: list[list[float]], at: float) -> tuple[float, ...]:
     return tuple((b + (a - b) * share) / k for b, a, k in zip(before[1:6], after[1:6], scale, strict=True))
 
 
+def wait_states(samples: list[list[float]], start: float, end: float) -> tuple[int, int]:
+    """(samples waiting for the GIL, samples waiting on anything else) of the loop thread in (start, end)."""
+    gil = other = 0
+    for row in samples:
+        if start < row[0] < end and len(row) > 6:
+            gil += row[6] == GIL_WAIT
+            other += row[6] == OTHER_WAIT
+    return gil, other
+
+
 def find_stalls(
     beats: list[float], start: float, end: float, threshold: float, samples: list[list[float]]
 ) -> list[Stall]:
@@ -187,9 +199,15 @@ def find_stalls(
         computing = max(0.0, min(at_b[0] - at_a[0], wall))
         waiting = max(0.0, min(at_b[1] - at_a[1], wall - computing))
         asleep = max(0.0, wall - computing - waiting)
-        others_busy = max(0.0, at_b[2] - at_a[2])
-        wakeups = max(0.0, at_b[4] - at_a[4])
-        gil = min(others_busy, wakeups * GIL_STRETCH)
+        gil_waits, other_waits = wait_states(samples, a, b)
+        if gil_waits + other_waits:
+            # The observer saw what the thread was waiting on: the GIL's share of the sleep is excused.
+            gil = asleep * gil_waits / (gil_waits + other_waits)
+        else:
+            # No telling waits apart (too short to sample, or no probe): excuse GIL-like wake-ups.
+            others_busy = max(0.0, at_b[2] - at_a[2])
+            wakeups = max(0.0, at_b[4] - at_a[4])
+            gil = min(others_busy, wakeups * GIL_STRETCH)
         blocked = max(0.0, asleep - GIL_ALLOWANCE - gil)
         stalls.append(Stall(a, b, computing, waiting, asleep, blocked))
     return stalls

@@ -35,8 +35,10 @@ What it records, each with its own monotonic clock (never the learner's):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import platform
 import random
 import socket
 import string
@@ -329,6 +331,7 @@ class Fixture:
             return
         rec.loop_pid = pid
         others = OtherThreads(pid)
+        waits = WaitProbe(pid)
         try:
             with open(f"/proc/{pid}/task/{pid}/schedstat", "rb", buffering=0) as handle:
                 tick = 0
@@ -341,7 +344,8 @@ class Fixture:
                         others.read()
                     tick += 1
                     cpu, runq, slices = int(fields[0]), int(fields[1]), int(fields[2])
-                    rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices))
+                    state = waits.state()
+                    rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices, state))
                     if tick == 1:
                         ready()
                     time.sleep(SCHED_PERIOD)
@@ -349,6 +353,64 @@ class Fixture:
             return  # the process is gone: the last sample stands for its end
         finally:
             others.close()
+            waits.close()
+
+
+# What the loop thread is doing at a sample, from /proc/<pid>/task/<pid>/syscall:
+UNKNOWN, GIL_WAIT, OTHER_WAIT = 0, 1, 2
+FUTEX = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
+GIL_WAIT_LONGEST = 0.006  # CPython's GIL wait times out every 5 ms switch interval
+
+
+class WaitProbe:
+    """Tells a thread waiting for the GIL from one waiting on anything else, from outside.
+
+    A thread waiting for the GIL sits in a futex wait whose deadline is at most one switch
+    interval (5 ms) away; a socket read, a sleep, a join, a `Future.result()` or a `Queue.get`
+    is another system call, a futex wait without a deadline, or one with a distant deadline.
+    The deadline is read from the process's memory (/proc/<pid>/mem), as a debugger would.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.syscall: int | None = None
+        self.mem: int | None = None
+        with contextlib.suppress(OSError):
+            self.syscall = os.open(f"/proc/{pid}/task/{pid}/syscall", os.O_RDONLY)
+            self.mem = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+
+    def state(self) -> int:
+        if self.syscall is None or FUTEX is None:
+            return UNKNOWN
+        try:
+            fields = os.pread(self.syscall, 300, 0).split()
+        except OSError:
+            return UNKNOWN
+        if not fields or fields[0] == b"running" or fields[0] == b"-1":
+            return UNKNOWN
+        if int(fields[0]) != FUTEX:
+            return OTHER_WAIT
+        operation, deadline_at = int(fields[2], 16), int(fields[4], 16)
+        if not deadline_at or self.mem is None:
+            return OTHER_WAIT
+        try:
+            seconds, nanoseconds = struct.unpack("qq", os.pread(self.mem, 16, deadline_at))
+        except (OSError, struct.error):
+            return UNKNOWN
+        clock = time.CLOCK_REALTIME if operation & FUTEX_CLOCK_REALTIME else time.CLOCK_MONOTONIC
+        if operation & 0x7F == FUTEX_WAIT:
+            remaining = seconds + nanoseconds / 1e9  # FUTEX_WAIT takes a relative timeout
+        else:
+            remaining = seconds + nanoseconds / 1e9 - time.clock_gettime(clock)
+        return GIL_WAIT if remaining <= GIL_WAIT_LONGEST else OTHER_WAIT
+
+    def close(self) -> None:
+        for fd in (self.syscall, self.mem):
+            if fd is not None:
+                os.close(fd)
+
+
+FUTEX_WAIT = 0
+FUTEX_CLOCK_REALTIME = 256
 
 
 class OtherThreads:
