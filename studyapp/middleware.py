@@ -74,6 +74,10 @@ class DatabaseUnavailableMiddleware:
         body = loader.render_to_string("503.html", {"retry_after": self.retry_after_seconds})
         response = HttpResponse(body, status=503)
         response["Retry-After"] = str(self.retry_after_seconds)
+        if request.headers.get("HX-Request") == "true":
+            # htmx swaps no 5xx answer, so the learner would see nothing: reload the page instead,
+            # which shows this page while the outage lasts and the waiting card once it is over.
+            response["HX-Refresh"] = "true"
         return response
 
 

@@ -64,6 +64,18 @@ def test_losing_the_database_mid_answer_shows_a_clear_page_and_keeps_nothing_hal
     assert ReviewState.objects.get(pk=state.pk).version == state.version + 1
 
 
+def test_htmx_requests_are_told_to_reload_the_page(client: Client) -> None:
+    user = make_user(password=None)
+    state = make_due_state(user)
+    client.force_login(user)
+    data = {"state": state.pk, "version": state.version, "quality": 4, "request_id": str(uuid.uuid4())}
+    with connection.execute_wrapper(FailOn('insert into "cards_reviewlog"')):
+        response = client.post("/review/answer/", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 503
+    assert response["HX-Refresh"] == "true"
+    assert not ReviewLog.objects.filter(user=user).exists()
+
+
 def test_a_failure_while_reading_is_a_503_too(client: Client) -> None:
     user = make_user(password=None)
     make_due_state(user)
