@@ -187,3 +187,50 @@ def test_fixture_records_heartbeats_and_refuses_intruders(fixture_server):
     assert all(later > earlier for earlier, later in zip(report["beats"], report["beats"][1:]))
     assert len(report["intrusions"]) == 2
     assert report["loop_pid"] is not None  # found this test process by its socket, from outside
+
+
+def test_stall_sleep_is_split_by_the_observed_wait_states():
+    beats = [0.0, 0.3, 0.31, 0.6, 0.61]
+    # [time, cpu, runq, others cpu, others runq, wakeups, state]: 1 = waiting for the GIL, 2 = other wait.
+    gil_rows = [[0.01 * i, 0, 0, 0, 0, 0, 1] for i in range(1, 30)]
+    other_rows = [[0.31 + 0.01 * i, 0, 0, 0, 0, 0, 2] for i in range(1, 29)]
+    gil, other = find_stalls(beats, 0.0, 0.61, 0.03, [*gil_rows, *other_rows])
+    assert gil.asleep > 0.25 and gil.blocked == 0
+    assert other.blocked == pytest.approx(0.29 - analysis.GIL_ALLOWANCE, abs=0.01)
+
+
+PROBED = """
+import queue, sys, threading, time
+def spin():
+    while True:
+        pass
+threading.Thread(target=spin, daemon=True).start()
+sys.stdout.write("go\\n"); sys.stdout.flush()
+deadline = time.monotonic() + 1.0
+while time.monotonic() < deadline:   # competes with spin() for the GIL
+    pass
+sys.stdout.write("wait\\n"); sys.stdout.flush()
+try:
+    queue.Queue().get(timeout=2.0)   # a timed wait that is not the GIL
+except queue.Empty:
+    pass
+"""
+
+
+def test_wait_probe_tells_gil_waits_from_other_waits():
+    from cards.grading.async_blocking.fixture_server import GIL_WAIT, OTHER_WAIT, WaitProbe
+
+    proc = subprocess.Popen([sys.executable, "-c", PROBED], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "go\n"
+        probe = WaitProbe(proc.pid)
+        first = [probe.state() for _ in range(300) if not time.sleep(0.002)]
+        assert proc.stdout.readline() == "wait\n"
+        time.sleep(0.05)
+        second = [probe.state() for _ in range(100) if not time.sleep(0.002)]
+        probe.close()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert first.count(GIL_WAIT) >= 5 and first.count(OTHER_WAIT) <= first.count(GIL_WAIT)
+    assert second.count(OTHER_WAIT) >= 90
