@@ -247,5 +247,8 @@ class ReviewLogAdmin(admin.ModelAdmin):
 from . import admin_challenges  # noqa: E402, F401
 
 # --- reminders -----------------------------------------------------------------------------
+# ReminderSend's admin lives in cards/admin_reminders.py; importing it registers it.
+# isort: split
+from . import admin_reminders  # noqa: E402, F401
 
 # --- profiles ------------------------------------------------------------------------------

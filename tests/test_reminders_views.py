@@ -173,3 +173,19 @@ def test_token_for_a_deleted_user_is_not_valid(client: Client):
     token = unsubscribe_token(user.pk)
     user.delete()
     assert client.post(unsubscribe_url(token)).status_code == 400
+
+
+# --- admin ------------------------------------------------------------------------------------------
+
+
+def test_admin_lists_sendings_read_only(admin_client: Client):
+    from cards.models import ReminderSend
+    from tests.reminders_factories import utc
+
+    user = make_learner()
+    row = ReminderSend.objects.create(user=user, local_date=dt.date(2026, 1, 20), claimed_at=utc(2026, 1, 20, 9))
+    page = admin_client.get(reverse("admin:cards_remindersend_changelist"))
+    assert page.status_code == 200 and user.username in page.content.decode()
+    assert admin_client.get(reverse("admin:cards_remindersend_add")).status_code == 403
+    detail = admin_client.get(reverse("admin:cards_remindersend_change", args=[row.pk]))
+    assert detail.status_code == 200 and 'name="status"' not in detail.content.decode()
