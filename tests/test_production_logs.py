@@ -79,3 +79,35 @@ def test_every_response_names_its_request_id(client: Client) -> None:
     assert given["X-Request-ID"] == "edge-proxy-123456"
     forged = client.get("/healthz?require=database", HTTP_X_REQUEST_ID="x\nINFO fake line")
     assert "\n" not in forged["X-Request-ID"] and len(forged["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the task is queued when the view's transaction commits
+def test_a_submission_made_on_the_web_is_queued_with_its_request_and_submission_ids(
+    client: Client, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    """The web leg: the request id of the POST and the new submission's id travel in the task message
+    (the worker leg is tests/test_production_health.py's real worker)."""
+    from cards.models import Challenge, Submission
+    from tests.production_factories import make_user
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(celery_app.conf, "task_routes", {"cards.tasks.grade_submission": {"queue": queue}})
+    challenge = Challenge.objects.create(
+        slug=f"logs-{uuid.uuid4().hex[:6]}", title="Logs", prompt="p", reference_solution="pass", grader_kind="none"
+    )
+    client.force_login(make_user(password=None))
+    caplog.set_level(logging.INFO, logger="cards.queue")
+    try:
+        response = client.post(
+            f"/challenges/{challenge.slug}/submit/", {"code": "print(1)\n"}, HTTP_X_REQUEST_ID="req-e2e-12345678"
+        )
+        with celery_app.connection_for_read() as connection:
+            message = connection.default_channel.basic_get(queue)
+    finally:
+        with celery_app.connection_for_write() as connection:
+            connection.default_channel.client.delete(queue)
+    assert response.status_code == 302
+    submission = Submission.objects.get(challenge=challenge)
+    queued = [record for record in caplog.records if record.getMessage() == "task queued"]
+    assert [(r.submission_id, r.request_id) for r in queued] == [(submission.pk, "req-e2e-12345678")]
+    assert message.headers[logs.HEADER] == {"request_id": "req-e2e-12345678", "submission_id": submission.pk}
