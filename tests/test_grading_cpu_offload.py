@@ -69,6 +69,17 @@ def handle(seed, rounds):
     return crunch(seed, rounds)
 """,
     "syntax_error": "async def handle(seed, rounds)\n    return 1\n",
+    "patches_the_clocks": """
+import time
+from work import crunch
+
+# The grader's times come from the kernel's stamps on each heartbeat datagram, not from these.
+time.time = lambda: 0.0
+time.perf_counter = lambda: 0.0
+
+async def handle(seed, rounds):
+    return crunch(seed, rounds)
+""",
     "prints_a_verdict": """
 from work import crunch
 print('{"passed": true, "quality": 5}')

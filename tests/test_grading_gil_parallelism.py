@@ -22,6 +22,18 @@ def run_all(jobs):
 """,
 }
 
+PASSING_WHEN_CORES_ARE_FREE = {
+    "spawn_context": """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+def run_all(jobs):
+    with ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(crunch, *zip(*jobs)))
+""",
+}
+
 FAILING = {
     "starter_threads": CH.starter,
     "serial": """
@@ -81,6 +93,20 @@ def test_a_fast_wrong_answer_is_caught_by_its_results(verdicts):
     results, speed = verdicts["fast_but_wrong"].checks
     assert not results.passed and results.measured["right"] == 0
     assert speed.measured["processes_at_once"] == 0  # never called crunch(): fast, and wrong
+
+
+def test_spawned_workers_never_write_into_other_files():
+    # A "spawn" worker has the harness's argv but not its event socket: crunch() must notice, not write
+    # into whatever file has that number there (the pool's own pipes), and the answer must still be right.
+    from cards.grading.base import GradingError as Error
+
+    try:
+        verdict = grade(CH.kind, PASSING_WHEN_CORES_ARE_FREE["spawn_context"], CH.params)
+    except Error as exc:  # a saturated machine cannot judge spawned workers (they cannot report): say so
+        assert "too busy" in str(exc)
+        return
+    assert verdict.checks[0].passed, explain(verdict)
+    assert verdict.checks[1].measured["processes_at_once"] == 0
 
 
 def test_a_coroutine_function_is_named(verdicts):

@@ -174,6 +174,13 @@ def judge(run: Run, share: float, waited: float, last_try: bool) -> Verdict | No
         # No spare core to show a speed-up on: judge what makes one, where the work ran. The kernel names the
         # process behind each crunch() start and end, and stamps their times.
         wanted = max(2, min(cores, reference_processes))
+        if processes == 0:
+            # crunch() never reported (workers started with "spawn" do not inherit the event socket, or the
+            # jobs did not call work.crunch): nothing outside can tell where they ran.
+            raise GradingError(
+                f"the machine is too busy to measure a speed-up right now (a process pool managed "
+                f"{reference_speedup:.2f}x on {cores} cores), and it cannot see where your jobs ran; try again"
+            )
         fast_ok = processes >= wanted
         check = Check(
             "parallel_processes",

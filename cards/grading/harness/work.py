@@ -8,19 +8,28 @@ which process sent that, so the grader sees where the work ran.
 import contextlib
 import itertools
 import os
+import socket
 import sys
 
 _calls = itertools.count()
 
 
 def _event_fd():
-    # The harness's event socket: inherited by forked workers; absent in a fresh interpreter.
+    # The harness's event socket: inherited by forked workers, absent from a fresh interpreter (a "spawn"
+    # worker gets the parent's argv but not its descriptors, and the same number may be another file there).
     try:
         fd = int(sys.argv[1])
-        os.fstat(fd)
-        return fd
+        copy = os.dup(fd)
     except (IndexError, ValueError, OSError):
         return None
+    try:
+        probe = socket.socket(fileno=copy)
+    except OSError:  # not a socket at all
+        os.close(copy)
+        return None
+    with probe:
+        is_ours = probe.family == socket.AF_UNIX and probe.type == socket.SOCK_DGRAM
+    return fd if is_ours else None
 
 
 def _tell(what, token):
