@@ -121,6 +121,8 @@ def test_starter_feedback_says_what_was_measured(verdicts):
     assert loop.measured["longest_freeze_ms"] >= 0.9 * loop.measured["one_call_on_the_loop_ms"]
     assert f"froze for {loop.measured['longest_freeze_ms']} ms" in verdict.feedback
     assert "ProcessPoolExecutor" in verdict.feedback
+    # A watchdog in the sandbox names the line the loop was stuck on (feedback only).
+    assert "Line 6, `return crunch(seed, rounds)`, held the event loop for about" in verdict.feedback
     results = next(c for c in verdict.checks if c.name == "results")
     assert results.passed  # right numbers, wrong place to compute them
 

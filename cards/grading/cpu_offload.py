@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict, register
-from .measure import Run, join_lines, max_gap, ms, require_params, run_harness
+from .measure import Recording, Run, join_lines, max_gap, ms, require_params, run_harness
 
 PARAMS = {
     "calls": (int, 3),
@@ -70,14 +70,14 @@ def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
             time.sleep(RETRY_PAUSE_SECONDS)  # the machine was too busy to tell: give the load a moment to pass
         run = run_harness("cpu_offload", {"solution.py": code}, spec, {**DEFAULT_LIMITS, **p["limits"]})
         try:
-            return judge(run, seeds, p["interval"])
+            return judge(run, seeds, p["interval"], code)
         except TooBusy:
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def judge(run: Run, seeds: list[int], interval: float) -> Verdict:
+def judge(run: Run, seeds: list[int], interval: float, code: str = "") -> Verdict:
     """Turn one recorded run into a verdict."""
     rec = run.recording
     calib = rec.phase("calib")
@@ -133,7 +133,7 @@ def judge(run: Run, seeds: list[int], interval: float) -> Verdict:
     passed = results_ok and loop_ok
     timings = {**timings, "learner_phase_ms": ms(learner[1] - learner[0])}
     ticks = len(rec.between(*learner, "hb"))
-    verdict_feedback = feedback(checks, gap, per_call, calib_gap, ticks)
+    verdict_feedback = join_lines([feedback(checks, gap, per_call, calib_gap, ticks), blamed_line(rec, code, loop_ok)])
     return Verdict(passed, quality(passed, results_ok, gap, bound), checks, verdict_feedback, timings)
 
 
@@ -142,6 +142,25 @@ def quality(passed: bool, results_ok: bool, gap: float, bound: float) -> int:
     if passed:
         return 5 if gap <= bound / 2 else 4
     return 2 if results_ok or gap <= bound else 1
+
+
+def blamed_line(rec: Recording, code: str, loop_ok: bool) -> str:
+    """Name the line of the learner's code where a watchdog in the sandbox found the stuck loop.
+
+    The watchdog samples the loop thread's stack while the heartbeat is stale; it runs inside the learner's
+    process, so it only informs the feedback, never the verdict.
+    """
+    blame = rec.json_payload("blame")
+    if loop_ok or not isinstance(blame, dict) or not blame:
+        return ""
+    line_text, held = max(blame.items(), key=lambda item: item[1])
+    try:
+        line = int(line_text)
+    except ValueError:
+        return ""
+    lines = code.splitlines()
+    source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return f"Line {line}" + (f", `{source}`," if source else "") + f" held the event loop for about {held} ms in all."
 
 
 def feedback(checks: tuple[Check, ...], gap: float, per_call: float, pool_gap: float, ticks: int) -> str:

@@ -13,6 +13,8 @@ once. A heartbeat ticks in the loop throughout; the grader times the ticks.
 import asyncio
 import json
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from _events import describe, emit, load_solution
@@ -21,10 +23,33 @@ from work import crunch
 SPEC = json.loads(sys.argv[2])
 
 
+MAIN_THREAD = threading.get_ident()
+watch = {"on": False, "last_tick": None}
+blame = {}  # line of solution.py -> seconds the loop was stuck there (feedback only, never the verdict)
+
+
 async def heartbeat(interval):
     while True:
+        watch["last_tick"] = time.monotonic()
         emit("hb")
         await asyncio.sleep(interval)
+
+
+def watchdog():
+    """While the heartbeat is stale, note which line of the learner's code the loop thread is on."""
+    previous = time.monotonic()
+    while True:
+        time.sleep(0.005)
+        now = time.monotonic()
+        elapsed, previous = now - previous, now
+        last = watch["last_tick"]
+        if not watch["on"] or last is None or now - last < 3 * SPEC["interval"]:
+            continue
+        frame = sys._current_frames().get(MAIN_THREAD)
+        while frame is not None and not frame.f_code.co_filename.endswith("solution.py"):
+            frame = frame.f_back
+        if frame is not None:
+            blame[frame.f_lineno] = blame.get(frame.f_lineno, 0.0) + elapsed
 
 
 async def run_phase(name, make_call, seeds=None):
@@ -57,6 +82,8 @@ def portable(value):
 
 
 async def learner(handle):
+    watch["on"] = True
+    threading.Thread(target=watchdog, daemon=True).start()
     try:
         results = await run_phase("learner", lambda seed: handle(seed, SPEC["rounds"]))
     except TimeoutError:
@@ -65,6 +92,9 @@ async def learner(handle):
     except Exception as exc:  # noqa: BLE001
         emit("error", f"handle() raised {describe(exc)}")
         return
+    finally:
+        watch["on"] = False
+        emit("blame", json.dumps({line: round(seconds * 1000) for line, seconds in blame.items()}))
     emit("result", json.dumps([portable(value) for value in results]))
 
 
