@@ -148,3 +148,14 @@ def test_bad_params_are_refused_clearly():
         grade("cpu_offload", CH.reference, {"calls": "three"})
     with pytest.raises(GradingError, match="unknown parameter"):
         grade("cpu_offload", CH.reference, {"cals": 3})
+
+
+@pytest.mark.slow
+def test_eight_gradings_at_a_time_keep_their_verdicts():
+    # Four references and four starters at once on this 2-core machine: the bound is calibrated in each run,
+    # under the load all eight make together, so none of the verdicts flips.
+    answers = {f"reference{i}": CH.reference for i in range(4)} | {f"starter{i}": CH.starter for i in range(4)}
+    verdicts = grade_all(CH.kind, answers, CH.params, workers=8)
+    assert {name: v.passed for name, v in verdicts.items()} == {name: name.startswith("ref") for name in answers}, [
+        explain(v) for v in verdicts.values()
+    ]
