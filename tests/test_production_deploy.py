@@ -17,7 +17,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.production_helpers import REPO, production_env
+from tests.production_helpers import REPO, production_env, run_manage
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 
@@ -191,7 +191,16 @@ def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
     """The image's command, for real: production settings, the health probe over plain HTTP, the rest
     redirected to HTTPS, security headers on, and access-log lines with the request id and no query string."""
     port = _free_port()
-    env = production_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", ALLOWED_HOSTS="localhost")
+    env = production_env(
+        tmp_path,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="2",
+        ALLOWED_HOSTS="localhost",
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    # What the image's build stage does: hashed, compressed static files for whitenoise.
+    collected = run_manage(env, "collectstatic", "--noinput", "-v0")
+    assert collected.returncode == 0, collected.stderr
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -216,6 +225,18 @@ def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
         page = httpx.get(f"{base}/accounts/login/", headers=headers, timeout=5)
         assert page.status_code == 301 and page.headers["location"] == "https://localhost/accounts/login/"
         request_id = health.headers["x-request-id"]
+        # Behind the TLS proxy (X-Forwarded-Proto), the page renders with hashed static URLs
+        # that whitenoise serves compressed and cacheable forever.
+        secure = httpx.get(f"{base}/accounts/login/", headers={**headers, "X-Forwarded-Proto": "https"}, timeout=5)
+        assert secure.status_code == 200
+        css = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', secure.text).group(1)
+        static = httpx.get(
+            f"{base}{css}", headers={**headers, "X-Forwarded-Proto": "https", "Accept-Encoding": "gzip"}, timeout=5
+        )
+        assert static.status_code == 200
+        assert static.headers["content-encoding"] == "gzip"
+        assert "immutable" in static.headers["cache-control"]
+        assert "default-src 'self'" in static.headers["content-security-policy"]
     finally:
         server.terminate()
         server.wait(timeout=30)
