@@ -176,15 +176,20 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
     return " ".join(parts)
 
 
-def overlap_feedback(m: Measurements, minimum: int) -> str:
-    """Whether the calls overlapped at the server."""
+def overlap_feedback(m: Measurements, minimum: int, loop_blocked: bool = False) -> str:
+    """Whether the calls overlapped at the server, and the likely reason when they did not."""
     if m.max_in_flight >= minimum:
         return f"Up to {m.max_in_flight} requests were in flight at once at the server: the calls overlapped."
     if m.max_in_flight == 0:
         return "No request reached the server while the calls ran."
+    if loop_blocked:
+        return (
+            f"At most {m.max_in_flight} request was in flight at once: each call held the event loop until its "
+            "response came, so the next call could not even start. Ten calls ran one after another."
+        )
     return (
-        f"At most {m.max_in_flight} request was in flight at once: the calls ran one after another. "
-        "A lock or a one-slot semaphore around the request serialises them; let them overlap."
+        f"At most {m.max_in_flight} request was in flight at once: the calls ran one after another although the "
+        "loop was free. A lock or a one-slot semaphore around the request serialises them; let them overlap."
     )
 
 

@@ -186,7 +186,7 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
         "overlap",
         m.max_in_flight >= params.min_in_flight,
         {"max_in_flight": m.max_in_flight, "needed": params.min_in_flight, "calls": m.calls},
-        feedback.overlap_feedback(m, params.min_in_flight),
+        feedback.overlap_feedback(m, params.min_in_flight, loop_blocked=m.blocked > limit["blocked"]),
     )
     fair = Check(
         "fair_play",
