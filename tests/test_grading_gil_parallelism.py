@@ -116,3 +116,57 @@ def test_a_coroutine_function_is_named(verdicts):
 def test_bad_params_are_refused_clearly():
     with pytest.raises(GradingError, match="share"):
         grade("gil_parallelism", CH.reference, {"share": 2.0})
+
+
+def _recording(serial_s, pool_s, learner_s, learner_pids):
+    """A run as the recorder would hear it: phases and kernel-attested crunch() events (pids)."""
+    from cards.grading.measure import Event, Recording
+
+    events, t = [Event(0.0, "cores", "2")], 1.0
+
+    def phase(name, seconds, pids):
+        nonlocal t
+        events.append(Event(t, "begin", name))
+        for n, pid in enumerate(pids):
+            events.append(Event(t + 0.001, "job", f"start {pid}.{n}", pid))
+            events.append(Event(t + seconds - 0.001, "job", f"end {pid}.{n}", pid))
+        events.append(Event(t + seconds, "end", name))
+        t += seconds + 0.1
+
+    phase("serial", serial_s, [1])
+    events.append(Event(t, "expected", "[7, 8]"))
+    phase("reference0", pool_s, [2, 3])
+    for i in range(2):
+        phase(f"learner{i}", learner_s, learner_pids)
+        events.append(Event(t, "result", "[7, 8]"))
+    phase("reference1", pool_s, [4, 5])
+    return Recording(events=events)
+
+
+class _Result:
+    status, exit_code, signal_name, stderr = "ok", 0, None, ""
+
+
+def test_a_saturated_machine_is_judged_on_where_the_work_ran():
+    from cards.grading.gil_parallelism import judge
+    from cards.grading.measure import Run
+
+    # The pool is no faster than serial (no free core): a retry is asked for first...
+    assert judge(Run(_Result(), _recording(1.0, 0.95, 0.9, [9, 10])), 0.5, 0.0, last_try=False) is None
+    # ...then the verdict rests on the processes the kernel saw running crunch() at once.
+    processes = judge(Run(_Result(), _recording(1.0, 0.95, 0.9, [9, 10])), 0.5, 0.0, last_try=True)
+    threads = judge(Run(_Result(), _recording(1.0, 0.95, 0.9, [9, 9])), 0.5, 0.0, last_try=True)
+    assert processes.passed and processes.checks[1].name == "parallel_processes"
+    assert not threads.passed and threads.checks[1].measured["processes_at_once"] == 1
+    assert "too busy to show a speed-up" in threads.checks[1].message
+
+
+def test_with_free_cores_a_thread_pool_cannot_pass_on_a_lucky_timing():
+    from cards.grading.gil_parallelism import judge
+    from cards.grading.measure import Run
+
+    # Serial was slow by bad luck, so threads look 1.6x faster: the kernel still saw one process doing it all.
+    lucky_threads = judge(Run(_Result(), _recording(1.6, 0.9, 1.0, [9, 9])), 0.5, 0.0, last_try=True)
+    processes = judge(Run(_Result(), _recording(1.6, 0.9, 1.0, [9, 10])), 0.5, 0.0, last_try=True)
+    assert not lucky_threads.passed and lucky_threads.checks[1].name == "speedup"
+    assert processes.passed
