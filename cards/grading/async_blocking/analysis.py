@@ -263,8 +263,9 @@ def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slac
     stacks = [m for m in messages if m.get("t") == "stack"]
 
     tampering = []
-    if report.get("intrusions"):
-        tampering.append(f"{len(report['intrusions'])} connection(s) or datagram(s) to the grader's observer")
+    intrusions = report.get("intrusion_count", len(report.get("intrusions", [])))
+    if intrusions:
+        tampering.append(f"{intrusions} connection(s) or datagram(s) to the grader's observer")
     if not report.get("beat_numbers_ok", True):
         tampering.append("heartbeat ticks out of sequence")
     if report.get("control_garbage"):

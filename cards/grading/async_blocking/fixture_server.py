@@ -53,6 +53,10 @@ from typing import Any
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONTROL_LINE = 256 * 1024
 MAX_CONTROL_BYTES = 4 * 1024 * 1024
+# Caps on what is kept, so a flood from the learner's code cannot make the report huge.
+MAX_BEATS = 50_000
+MAX_REQUESTS = 20_000
+MAX_KEPT_INTRUSIONS = 100
 WORDS = ["loop", "await", "thread", "gil", "socket", "future", "task", "yield", "io", "cpu", "ünïcode", "事件"]
 
 
@@ -103,12 +107,19 @@ class Record:
     control_bytes: int = 0
     control_garbage: int = 0
     intrusions: list[float] = field(default_factory=list)
+    intrusion_count: int = 0
     loop_pid: int | None = None
     sched: list[tuple[float, int, int]] = field(default_factory=list)
     sched_error: str | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.started
+
+    def intrusion(self, stamp: float) -> None:
+        """Count a datagram or connection from someone other than the harness (keep the first few)."""
+        self.intrusion_count += 1
+        if len(self.intrusions) < MAX_KEPT_INTRUSIONS:
+            self.intrusions.append(stamp)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -124,6 +135,7 @@ class Record:
             "control_closed": self.control_closed,
             "control_garbage": self.control_garbage,
             "intrusions": self.intrusions,
+            "intrusion_count": self.intrusion_count,
             "loop_pid": self.loop_pid,
             "sched": self.sched,
             "sched_error": self.sched_error,
@@ -164,7 +176,7 @@ class Fixture:
                     seconds, nanoseconds = struct.unpack("qq", raw[:16])
                     stamp = seconds + nanoseconds / 1e9 - self.realtime_offset - rec.started
             if address[1] != self.beat_source or not data.startswith(b"b "):
-                rec.intrusions.append(stamp)
+                rec.intrusion(stamp)
                 continue
             try:
                 number = int(data[2:])
@@ -175,6 +187,9 @@ class Fixture:
             elif number > last + 1:
                 rec.beats_lost += number - last - 1
             last = max(last, number)
+            if len(rec.beats) >= MAX_BEATS:
+                rec.beat_numbers_ok = False  # far more ticks than a run can make: a flood
+                continue
             rec.beats.append(stamp)
 
     # -- HTTP ------------------------------------------------------------------
@@ -219,7 +234,8 @@ class Fixture:
         if method not in ("GET", "HEAD") or not target.startswith("/data/") or token not in self.tokens:
             body = json.dumps({"error": "not found", "path": target[:200]}).encode()
             await self.send(writer, version, 404, body, keep_alive)
-            rec.requests.append({"token": None, "target": target[:200], "status": 404, "arrived": arrived})
+            if len(rec.requests) < MAX_REQUESTS:
+                rec.requests.append({"token": None, "target": target[:200], "status": 404, "arrived": arrived})
             return keep_alive
 
         text = json.dumps(random_body(self.rng), ensure_ascii=self.rng.random() < 0.5)
@@ -232,7 +248,8 @@ class Fixture:
             "body": text,
             "status": 200,
         }
-        rec.requests.append(entry)
+        if len(rec.requests) < MAX_REQUESTS:
+            rec.requests.append(entry)
         self.enter()
         try:
             await asyncio.sleep(self.delay)
@@ -274,7 +291,7 @@ class Fixture:
         rec = self.record
         if rec.control_connected is not None:
             # The harness connects once, before the learner's code is imported: anyone else is an intruder.
-            rec.intrusions.append(rec.now())
+            rec.intrusion(rec.now())
             writer.close()
             return
         rec.control_connected = rec.now()
