@@ -78,7 +78,7 @@ from django.utils import timezone
 
 from cards.models import Profile, ReminderSend, ReviewLog, ReviewState
 from cards.reminder_email import Links, Reminder, build_message
-from cards.reminder_schedule import LocalSlot, estimate_minutes, group_zones, teaser_line
+from cards.reminder_schedule import LocalSlot, estimate_minutes, group_zones, hour_reached, teaser_line
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,14 @@ def annotated_profiles(groups: dict[LocalSlot, list[str]], now: dt.datetime, pol
 
 def _candidates(groups: dict[LocalSlot, list[str]], now: dt.datetime, policy: Policy) -> QuerySet[Profile]:
     """The learners to mail now: the rule of the module docstring, as WHERE clauses."""
-    hour_reached = reduce(
+    # hour_reached() in SQL: per local slot, the learners whose chosen hour is at or before the slot's hour.
+    chosen_hour_reached = reduce(
         or_, [Q(timezone__in=zones, reminder_hour__lte=slot.hour) for slot, zones in groups.items()], Q(pk__in=[])
     )
     return annotated_profiles(groups, now, policy).filter(
-        hour_reached,
+        chosen_hour_reached,
         reminders_enabled=True,
+        user__is_active=True,
         address__isnull=False,
         due_cards__gt=0,
         sent_today=False,
@@ -243,9 +245,11 @@ def _reason(profile: Profile) -> str:
     """Why this annotated profile gets no reminder now ("" when it does); mirrors _candidates."""
     if not profile.reminders_enabled:
         return "reminders are off"
+    if not profile.user.is_active:
+        return "account deactivated"
     if profile.address is None:
         return "no email address"
-    if profile.local_hour < profile.reminder_hour:
+    if not hour_reached(LocalSlot(profile.local_date, profile.local_hour), profile.reminder_hour):
         return f"local hour {profile.local_hour:02d} is before the chosen {profile.reminder_hour:02d}"
     if profile.sent_today:
         return "already sent for this local day"
@@ -331,7 +335,7 @@ def _take_over_stale(groups: dict[LocalSlot, list[str]], now: dt.datetime, polic
     wall = timezone.now()
     still_wanted = (
         annotated_profiles(groups, now, policy)
-        .filter(reminders_enabled=True, address__isnull=False, due_cards__gt=0)
+        .filter(reminders_enabled=True, user__is_active=True, address__isnull=False, due_cards__gt=0)
         .filter(user_id=OuterRef("user_id"), local_date=OuterRef("local_date"))
     )
     return ReminderSend.objects.filter(

@@ -73,9 +73,12 @@ def test_fall_back_repeated_hour_sends_once():
     assert recipients() == [user.email]
 
 
-def test_opted_out_and_addressless_learners_get_nothing():
+def test_opted_out_addressless_and_deactivated_learners_get_nothing():
     make_learner(enabled=False)
     make_learner(email="", reminder_email="")
+    gone = make_learner()
+    gone.is_active = False
+    gone.save()
     send_due_reminders(utc(2026, 1, 20, 9))
     assert mail.outbox == []
     assert not ReminderSend.objects.exists()
