@@ -1,6 +1,6 @@
 """Reminder emails: who is due one at an instant, claiming each exactly once, sending them.
 
-Who: a learner with reminders on, an address (Profile.reminder_email, else the
+Who: a learner with an active account, reminders on, an address (Profile.reminder_email, else the
 account's), whose local day has reached the chosen hour (cards/reminder_schedule.py
 has the rule), who has cards or challenges due that local day (scheduled reviews
 due on or before it, plus the day's re-drills; challenges are scheduled through
