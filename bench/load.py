@@ -424,7 +424,9 @@ def main() -> int:
 
     print_phase("trivial (/healthz)", trivial)
     print_phase("review (page + answer + duplicates + submits)", review)
+    load = os.getloadavg()[0]
     print(f"\nanswers recorded: {answers_per_second}/s; trivial/review request throughput ratio: {ratio}")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (the client threads share the cores)")
     verdict = "OK" if checks["log_rows_match"] else "MISMATCH"
     print(f"review log: {checks['log_rows']} rows for {checks['answers_sent']} answers sent "
           f"(+{checks['duplicates_sent']} duplicates) -> {verdict}")  # fmt: skip
@@ -432,7 +434,8 @@ def main() -> int:
           f"{'OK' if checks['submissions_match'] else 'MISMATCH'}")  # fmt: skip
     for error in (trivial_stats.errors + review_stats.errors)[:10]:
         print(f"  error: {error}")
-    result = {"trivial": trivial, "review": review, "ratio": ratio, "answers_per_s": answers_per_second, **checks}
+    result = {"trivial": trivial, "review": review, "ratio": ratio, "answers_per_s": answers_per_second,
+              "load_average": round(load, 1), **checks}  # fmt: skip
     print("JSON " + json.dumps(result))
     ok = (
         trivial["errors"] == 0
