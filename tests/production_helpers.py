@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.challenges_stack import free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -52,3 +55,37 @@ def run_django(env: dict[str, str], code: str, timeout: float = 120) -> dict:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
     return json.loads(line.removeprefix("RESULT:"))
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on its own port, that the test can stop and start again."""
+
+    def __init__(self, folder: Path, password: str = "") -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.password = password
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+                   "--save", "", "--appendonly", "no"]  # fmt: skip
+        if self.password:
+            command += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.answers, 20, "redis-server to start")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        assert not self.answers()

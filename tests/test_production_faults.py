@@ -9,15 +9,14 @@ tests/test_challenges_task.py; the database lost mid-answer is tests/test_produc
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.challenges_stack import CELERY, Stack, free_port, migrated_template, wait_for
+from tests.challenges_stack import CELERY, Stack, migrated_template, wait_for
+from tests.production_helpers import PrivateRedis
 
 pytestmark = pytest.mark.slow
 
@@ -50,39 +49,6 @@ PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezon
 """
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 FIELD = re.compile(r'<input type="hidden" name="(state|version|request_id)" value="([^"]*)"')
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, on its own port, that the test can stop and start again."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for(self.answers, 20, "redis-server to start")
-
-    def answers(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        assert not self.answers()
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
+from tests.challenges_stack import wait_for
 from tests.production_factories import FAST_HASHERS, make_user
-from tests.production_helpers import REPO, production_env, run_manage
+from tests.production_helpers import REPO, PrivateRedis, production_env, run_django, run_manage
 
 
 def test_check_deploy_is_clean_in_production_mode(tmp_path: Path) -> None:
@@ -100,3 +103,38 @@ def test_a_failed_log_in_logs_no_password(client: Client, caplog: pytest.LogCapt
     text = "\n".join(handler.format(record) for record in caplog.records)
     assert "log-in throttled" in text
     assert secret not in text
+
+
+HEALTH_PROBE = """
+from django.test import Client
+response = Client(HTTP_HOST="localhost").get("/healthz")
+result = {"status": response.status_code, "body": response.content.decode()}
+"""
+
+
+def test_a_redis_password_never_reaches_the_worker_log_or_the_health_probe(tmp_path: Path) -> None:
+    password = secrets.token_hex(16)
+    server = PrivateRedis(tmp_path / "redis", password=password)
+    server.start()
+    env = production_env(tmp_path, REDIS_URL=server.url, LOG_FORMAT="json", PYTHONUNBUFFERED="1")
+    log_path = tmp_path / "worker.log"
+    try:
+        with log_path.open("w") as log_file:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--pool", "solo", "--queues",
+                 f"test-{password[:6]}", "--hostname", f"secret-test-{password[:6]}@%h", "--loglevel", "INFO"],
+                cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            wait_for(lambda: " ready." in log_path.read_text() or worker.poll() is not None, 60, "the worker")
+            health = run_django(env, HEALTH_PROBE)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    finally:
+        server.stop()
+    text = log_path.read_text()
+    assert "Connected to redis://:***@127.0.0.1" in text  # the broker URL is logged, masked
+    assert password not in text
+    assert health["status"] == 200  # this worker's heartbeat counts
+    assert password not in health["body"]
