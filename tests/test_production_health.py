@@ -72,8 +72,9 @@ def test_redis_down_is_reported_fast_and_names_no_secret(client: Client, heartbe
     assert elapsed < 5  # 1 s connect timeout, not a hung probe
 
 
-def test_health_is_public_and_get_only(client: Client, heartbeats) -> None:
+def test_health_is_public_and_read_only(client: Client, heartbeats) -> None:
     assert client.get("/healthz?require=database").status_code == 200
+    assert client.head("/healthz?require=database").status_code == 200  # monitors often probe with HEAD
     assert client.post("/healthz").status_code == 405
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from cards import worker_heartbeat
 
@@ -58,7 +58,7 @@ def _worker(redis_ok: bool) -> dict[str, Any]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Report database, Redis and worker health; 503 when a required check fails."""
     required = [name for name in request.GET.get("require", ",".join(CHECKS)).split(",") if name in CHECKS]
