@@ -3,6 +3,7 @@ and against the code (no Docker engine runs here, so the files are parsed, and g
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import socket
@@ -75,6 +76,26 @@ def test_every_file_the_dockerfile_copies_exists_and_is_in_the_build_context(sta
             for source in command.value[:-1]:
                 assert (REPO / source).exists(), source
                 assert not any(source == pattern or source.startswith(pattern + "/") for pattern in ignored), source
+
+
+def test_the_build_context_keeps_every_file_the_app_needs_at_run_time() -> None:
+    """Challenge prompts (.md), templates, static files, the sandbox's install script: none ignored."""
+    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()]
+    patterns = [pattern for pattern in patterns if pattern and not pattern.startswith("#")]
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    needed = [
+        name
+        for name in tracked
+        if name.startswith(("cards/", "studyapp/", "templates/", "static/", "deploy/", "scripts/"))
+        or name in ("manage.py", "gunicorn.conf.py", "requirements.txt")
+    ]
+    assert any(name.endswith("prompt.md") for name in needed)
+    ignored = [
+        name
+        for name in needed
+        if any(fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/") for pattern in patterns)
+    ]
+    assert ignored == []
 
 
 def test_the_images_commands_exist(stages: dict) -> None:
