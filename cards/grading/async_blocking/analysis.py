@@ -175,6 +175,20 @@ def cumulative(samples: list[list[float]], at: float) -> tuple[float, ...]:
     return tuple((b + (a - b) * share) / k for b, a, k in zip(before[1:6], after[1:6], scale, strict=True))
 
 
+def column_at(samples: list[list[float]], at: float, column: int) -> float:
+    """One running figure of the samples at time `at`, interpolated (0 where samples lack it)."""
+    rows = [row for row in samples if len(row) > column]
+    if not rows:
+        return 0.0
+    times = [row[0] for row in rows]
+    i = bisect_left(times, at)
+    if i == 0 or i >= len(rows):
+        return float(rows[0][column] if i == 0 else rows[-1][column])
+    before, after = rows[i - 1], rows[i]
+    share = (at - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 1.0
+    return before[column] + (after[column] - before[column]) * share
+
+
 def wait_states(samples: list[list[float]], start: float, end: float) -> tuple[int, int]:
     """(samples waiting for the GIL, samples waiting on anything else) of the loop thread in (start, end)."""
     gil = other = 0
@@ -208,7 +222,9 @@ def find_stalls(
             others_busy = max(0.0, at_b[2] - at_a[2])
             wakeups = max(0.0, at_b[4] - at_a[4])
             gil = min(others_busy, wakeups * GIL_STRETCH)
-        blocked = max(0.0, asleep - GIL_ALLOWANCE - gil)
+        # Waiting on one of the process's own threads while it waited for a CPU: the machine's load.
+        load = max(0.0, column_at(samples, b, 7) - column_at(samples, a, 7)) / NS
+        blocked = max(0.0, asleep - GIL_ALLOWANCE - gil - load)
         stalls.append(Stall(a, b, computing, waiting, asleep, blocked))
     return stalls
 

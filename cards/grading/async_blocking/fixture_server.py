@@ -152,6 +152,7 @@ class Fixture:
         self.rng = rng
         self.record = Record()
         self.beat_source: int | None = None
+        self.watchdog_tid: int | None = None
         # Kernel receive stamps are CLOCK_REALTIME; this turns them into the record's clock.
         self.realtime_offset = time.time() - time.monotonic()
 
@@ -328,6 +329,8 @@ class Fixture:
                     message["at"] = stamp
                     if message.get("t") == "hello" and isinstance(message.get("beat_port"), int):
                         self.beat_source = message["beat_port"]
+                        if isinstance(message.get("watchdog_tid"), int):
+                            self.watchdog_tid = message["watchdog_tid"]
                     rec.messages.append(message)
                 else:
                     rec.control_garbage += 1
@@ -347,7 +350,7 @@ class Fixture:
             rec.sched_error = "cannot find the harness process: no process holds its socket"
             return
         rec.loop_pid = pid
-        others = OtherThreads(pid)
+        others = OtherThreads(pid, self)
         waits = WaitProbe(pid)
         try:
             with open(f"/proc/{pid}/task/{pid}/schedstat", "rb", buffering=0) as handle:
@@ -362,7 +365,7 @@ class Fixture:
                     tick += 1
                     cpu, runq, slices = int(fields[0]), int(fields[1]), int(fields[2])
                     state = waits.state()
-                    rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices, state))
+                    rec.sched.append((rec.now(), cpu, runq, others.cpu, others.runq, slices, state, others.load))
                     if tick == 1:
                         ready()
                     time.sleep(SCHED_PERIOD)
@@ -431,39 +434,79 @@ FUTEX_CLOCK_REALTIME = 256
 
 
 class OtherThreads:
-    """Running totals of CPU time and run-queue wait of a process's threads other than its main one.
+    """Running figures of a process's threads other than its main one (and the harness's watchdog).
 
-    Threads come and go (executor workers); a thread that has ended keeps its last figures in the
-    totals, so they only ever grow.
+    `cpu` and `runq`: totals of CPU time and run-queue wait; a thread that has ended keeps its
+    last figures, so they only ever grow. `load`: between two reads, the largest run-queue wait of
+    any one thread (capped by the time between the reads), added up. When the loop thread waits on
+    one of its threads (an executor starting a worker, a result being handed over) while that
+    thread waits for a CPU, the wait is the machine's load, not a blocking call.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, fixture: Fixture) -> None:
         self.pid = pid
+        self.fixture = fixture
         self.handles: dict[str, int] = {}
         self.last: dict[str, tuple[int, int]] = {}
         self.cpu = 0
         self.runq = 0
+        self.load = 0
+        self.read_at: float | None = None
+        self.watchdog_checked = False
+        self.skipped: set[str] = set()
 
     def read(self) -> None:
         try:
             names = os.listdir(f"/proc/{self.pid}/task")
         except OSError:
             return
+        if self.fixture.watchdog_tid is not None and not self.watchdog_checked:
+            # The hello naming the watchdog may have come after the first reads.
+            self.watchdog_checked = True
+            for name in [n for n in self.handles if self.is_watchdog(n)]:
+                os.close(self.handles.pop(name))
+                self.skipped.add(name)
         for name in names:
-            if name != str(self.pid) and name not in self.handles:
+            if name != str(self.pid) and name not in self.handles and name not in self.skipped:
+                if self.is_watchdog(name):
+                    self.skipped.add(name)
+                    continue
                 try:
                     self.handles[name] = os.open(f"/proc/{self.pid}/task/{name}/schedstat", os.O_RDONLY)
                 except OSError:
                     continue
+        now = time.monotonic()
+        largest = 0
         for name, fd in list(self.handles.items()):
             try:
                 fields = os.pread(fd, 200, 0).split()
-                self.last[name] = (int(fields[0]), int(fields[1]))
+                figures = (int(fields[0]), int(fields[1]))
             except (OSError, ValueError, IndexError):
                 os.close(fd)
                 del self.handles[name]
+                continue
+            before = self.last.get(name, (0, 0))
+            largest = max(largest, figures[1] - before[1])
+            self.last[name] = figures
+        if self.read_at is not None:
+            self.load += min(largest, int((now - self.read_at) * 1e9))
+        self.read_at = now
         self.cpu = sum(v[0] for v in self.last.values())
         self.runq = sum(v[1] for v in self.last.values())
+
+    def is_watchdog(self, name: str) -> bool:
+        """Whether host thread `name` is the harness's watchdog (named in its pid namespace's numbering)."""
+        wanted = self.fixture.watchdog_tid
+        if wanted is None:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/task/{name}/status") as handle:
+                for line in handle:
+                    if line.startswith("NSpid:"):
+                        return line.split()[-1] == str(wanted)
+        except OSError:
+            return False
+        return False
 
     def close(self) -> None:
         for fd in self.handles.values():

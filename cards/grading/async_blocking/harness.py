@@ -133,7 +133,48 @@ def describe_exception(exc: BaseException) -> dict:
     }
 
 
-send({"t": "hello", "beat_port": beat_socket.getsockname()[1]})
+last_beat = [monotonic()]
+loop_thread_id = threading.get_ident()
+stop_watchdog = threading.Event()
+watching = threading.Event()
+watchdog_named = threading.Event()
+watchdog_tid: list[int] = []
+
+
+def watchdog() -> None:
+    """Sample the loop thread's stack while the heartbeat is stale (feedback only).
+
+    Kept cheap (a sample every `sample` seconds at most, positions only for solution.py's frames):
+    it shares the GIL with the loop it watches. Started before the learner's import, so the hello
+    can name its thread: the observer leaves it out of the threads that may excuse a wait.
+    """
+    watchdog_tid.append(threading.get_native_id())
+    watchdog_named.set()
+    stale = CONFIG["stale"]
+    pause = CONFIG["sample"]
+    watching.wait()
+    while not stop_watchdog.is_set():
+        sleep(pause)
+        since = monotonic() - last_beat[0]
+        if since < stale:
+            continue
+        frame = current_frames().get(loop_thread_id)
+        if frame is None:
+            continue
+        mine = solution_frames(frame)
+        inner = frame.f_code
+        where = [{"file": os.path.basename(inner.co_filename), "line": frame.f_lineno, "func": inner.co_name}]
+        del frame
+        try:
+            send({"t": "stack", "stale_ms": round(since * 1000), "frames": mine[-4:], "innermost": where})
+        except OSError:
+            return
+
+
+Thread(target=watchdog, daemon=True, name="watchdog").start()
+watchdog_named.wait(5)
+
+send({"t": "hello", "beat_port": beat_socket.getsockname()[1], "watchdog_tid": (watchdog_tid or [None])[0]})
 
 # -- import the learner's module -------------------------------------------------
 
@@ -160,38 +201,6 @@ with contextlib.suppress(OSError):
     control.recv(3)
 control.settimeout(None)
 
-# -- heartbeat and watchdog --------------------------------------------------------
-
-last_beat = [monotonic()]
-loop_thread_id = threading.get_ident()
-stop_watchdog = threading.Event()
-
-
-def watchdog() -> None:
-    """Sample the loop thread's stack while the heartbeat is stale (feedback only).
-
-    Kept cheap (a sample every `sample` seconds at most, positions only for solution.py's frames):
-    it shares the GIL with the loop it watches.
-    """
-    stale = CONFIG["stale"]
-    pause = CONFIG["sample"]
-    while not stop_watchdog.is_set():
-        sleep(pause)
-        since = monotonic() - last_beat[0]
-        if since < stale:
-            continue
-        frame = current_frames().get(loop_thread_id)
-        if frame is None:
-            continue
-        mine = solution_frames(frame)
-        inner = frame.f_code
-        where = [{"file": os.path.basename(inner.co_filename), "line": frame.f_lineno, "func": inner.co_name}]
-        del frame
-        try:
-            send({"t": "stack", "stale_ms": round(since * 1000), "frames": mine[-4:], "innermost": where})
-        except OSError:
-            return
-
 
 async def run_calls() -> None:
     loop = asyncio.get_running_loop()
@@ -207,7 +216,7 @@ async def run_calls() -> None:
         call_later(interval, beat, number + 1)
 
     beat(0)
-    Thread(target=watchdog, daemon=True, name="watchdog").start()
+    watching.set()
     await asyncio.sleep(interval * 5)  # a few ticks before the calls, so a stall at the start shows
 
     async def one(index: int, url: str) -> None:
