@@ -256,7 +256,7 @@ class HttpFixture:
         ]
         try:
             self._proc: subprocess.Popen[bytes] = ns.spawn(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
             )
         except OSError as exc:
             raise GradingError(f"could not start the HTTP fixture: {exc}") from exc
