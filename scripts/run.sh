@@ -20,7 +20,7 @@ start_redis "$redis_port" var/redis
 py=.venv/bin/python
 $py manage.py migrate --noinput -v0
 $py manage.py collectstatic --noinput -v0
-$py manage.py load_seed
+$py manage.py load_seed --no-update   # authors' admin edits survive a restart
 $py manage.py load_challenges
 $py manage.py ensure_admin --password-file var/admin-password
 
