@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
@@ -81,17 +82,36 @@ def test_every_response_names_its_request_id(client: Client) -> None:
     assert "\n" not in forged["X-Request-ID"] and len(forged["X-Request-ID"]) == 32
 
 
+def _rebuild_routes() -> None:
+    # Celery caches its route table and router on first use.
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)
+
+
+@pytest.fixture
+def grading_queue() -> Iterator[str]:
+    """Gradings go to a queue of this test's own (no worker ever sees them), and back to normal afterwards."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    original = celery_app.conf.task_routes
+    celery_app.conf.task_routes = {"cards.tasks.grade_submission": {"queue": queue}}
+    _rebuild_routes()
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_routes = original
+        _rebuild_routes()
+
+
 @pytest.mark.django_db(transaction=True)  # real commits: the task is queued when the view's transaction commits
 def test_a_submission_made_on_the_web_is_queued_with_its_request_and_submission_ids(
-    client: Client, caplog: pytest.LogCaptureFixture, monkeypatch
+    client: Client, caplog: pytest.LogCaptureFixture, grading_queue: str
 ) -> None:
     """The web leg: the request id of the POST and the new submission's id travel in the task message
     (the worker leg is tests/test_production_health.py's real worker)."""
     from cards.models import Challenge, Submission
     from tests.production_factories import make_user
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(celery_app.conf, "task_routes", {"cards.tasks.grade_submission": {"queue": queue}})
+    queue = grading_queue
     challenge = Challenge.objects.create(
         slug=f"logs-{uuid.uuid4().hex[:6]}", title="Logs", prompt="p", reference_solution="pass", grader_kind="none"
     )
