@@ -151,3 +151,19 @@ def test_sweep_queues_stuck_submissions_again_and_they_get_graded(eager_celery):
     assert statuses[queued.pk] == statuses[running.pk] == Status.GRADED
     assert statuses[fresh.pk] == Status.QUEUED
     assert statuses[busy.pk] == Status.RUNNING
+
+
+def test_beat_runs_the_sweep_every_minute():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="cards.tasks.sweep_stuck_submissions")
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (60, "seconds")
+
+
+def test_a_challenge_without_practice_card_is_graded_without_a_review():
+    user = make_user()
+    challenge = make_challenge(practice_card=None)
+    submission = make_submission(user, challenge, PASSING)
+    assert run(submission) == "graded"
+    assert not ReviewLog.objects.exists()
