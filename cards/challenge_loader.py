@@ -63,6 +63,7 @@ class LoadReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
     missing_concepts: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -200,8 +201,19 @@ def _apply(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def load_spec(spec: ChallengeSpec, report: LoadReport) -> Challenge:
-    """Create or update one challenge, its practice card and its concept links."""
+def load_spec(spec: ChallengeSpec, report: LoadReport, *, update: bool = True) -> Challenge:
+    """Create or update one challenge, its practice card and its concept links.
+
+    With update=False an existing challenge is kept as it is (authors' admin edits
+    survive); only a missing practice card is added.
+    """
+    existing = Challenge.objects.filter(slug=spec.slug).first()
+    if existing is not None and not update:
+        if existing.practice_card_id is None:
+            existing.practice_card = practice_card_for(existing.slug, existing.title, existing.position)
+            existing.save(update_fields=["practice_card"])
+        report.kept.append(spec.slug)
+        return existing
     card_before = Card.objects.filter(deck__slug=PRACTICE_DECK_SLUG, key=spec.slug[:80]).values().first()
     card = practice_card_for(spec.slug, spec.title, spec.position)
     card_changed = card_before != Card.objects.filter(pk=card.pk).values().first()
@@ -242,12 +254,15 @@ def load_spec(spec: ChallengeSpec, report: LoadReport) -> Challenge:
     return challenge
 
 
-def load_challenges(root: Path = CHALLENGES_DIR) -> LoadReport:
-    """Load every challenge folder under `root` in one transaction; nothing is written if one is broken."""
+def load_challenges(root: Path = CHALLENGES_DIR, *, update: bool = True) -> LoadReport:
+    """Load every challenge folder under `root` in one transaction; nothing is written if one is broken.
+
+    update=False only creates the challenges that do not exist yet (see load_spec).
+    """
     specs = read_specs(root)
     check_grader_kinds(specs)
     report = LoadReport()
     with transaction.atomic():
         for spec in specs:
-            load_spec(spec, report)
+            load_spec(spec, report, update=update)
     return report

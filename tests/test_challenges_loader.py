@@ -112,3 +112,19 @@ def test_the_project_challenge_folders_load():
     assert sorted(report.created) == sorted(spec.slug for spec in specs)
     for spec in specs:
         assert spec.reference_solution.strip(), spec.slug
+
+
+def test_no_update_keeps_authors_admin_edits(tmp_path, concept_card):
+    write_challenge(tmp_path, "blocking")
+    write_challenge(tmp_path, "second")
+    load_challenges(tmp_path)
+    Challenge.objects.filter(slug="blocking").update(title="Edited in the admin", practice_card=None)
+    Challenge.objects.filter(slug="second").delete()
+
+    out = StringIO()
+    call_command("load_challenges", path=tmp_path, update=False, stdout=out)
+    assert "1 created, 0 updated, 0 unchanged, 1 kept" in out.getvalue()
+    kept = Challenge.objects.get(slug="blocking")
+    assert kept.title == "Edited in the admin"
+    assert kept.practice_card.key == "blocking"  # a missing practice card is still linked
+    assert Challenge.objects.filter(slug="second").exists()

@@ -27,13 +27,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--path", type=Path, default=CHALLENGES_DIR, help="Folder of challenge folders.")
         parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
+        parser.add_argument(
+            "--no-update", dest="update", action="store_false", help="Create missing challenges; keep existing ones."
+        )
 
-    def handle(self, *args: Any, path: Path, dry_run: bool, **options: Any) -> None:
+    def handle(self, *args: Any, path: Path, dry_run: bool, update: bool, **options: Any) -> None:
         if not path.is_dir():
             raise CommandError(f"{path} is not a folder")
         try:
             with transaction.atomic():
-                report = load_challenges(path)
+                report = load_challenges(path, update=update)
                 if dry_run:
                     raise _DryRun(report)
         except ChallengeFileError as exc:
@@ -47,6 +50,8 @@ class Command(BaseCommand):
         if options["verbosity"] > 1:
             for slug in report.unchanged:
                 self.stdout.write(f"{slug}: unchanged")
+            for slug in report.kept:
+                self.stdout.write(f"{slug}: exists, kept as it is (--no-update)")
         for slug, keys in report.missing_concepts.items():
             self.stderr.write(
                 self.style.WARNING(f"{slug}: no card for concept(s) {', '.join(keys)} (is the seed loaded?)")
@@ -54,6 +59,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(report.created)} {verb}created, {len(report.updated)} {verb}updated, "
-                f"{len(report.unchanged)} unchanged"
+                f"{len(report.unchanged)} unchanged" + (f", {len(report.kept)} kept" if report.kept else "")
             )
         )
