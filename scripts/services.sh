@@ -5,6 +5,7 @@
 start_redis() {
   local port=$1 dir=$2
   mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)  # redis-server changes into --dir before opening the other files
   if redis-cli -p "$port" ping >/dev/null 2>&1; then
     return 0
   fi
