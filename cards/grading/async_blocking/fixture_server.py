@@ -57,6 +57,8 @@ MAX_CONTROL_BYTES = 4 * 1024 * 1024
 MAX_BEATS = 50_000
 MAX_REQUESTS = 20_000
 MAX_KEPT_INTRUSIONS = 100
+MAX_STACKS = 2_000
+MAX_DATAGRAM = 65_536
 WORDS = ["loop", "await", "thread", "gil", "socket", "future", "task", "yield", "io", "cpu", "ünïcode", "事件"]
 
 
@@ -108,6 +110,7 @@ class Record:
     control_garbage: int = 0
     intrusions: list[float] = field(default_factory=list)
     intrusion_count: int = 0
+    stack_count: int = 0
     loop_pid: int | None = None
     sched: list[tuple[float, int, int]] = field(default_factory=list)
     sched_error: str | None = None
@@ -162,7 +165,7 @@ class Fixture:
         last = -1
         while True:
             try:
-                data, ancillary, _flags, address = sock.recvmsg(64, 64)
+                data, ancillary, _flags, address = sock.recvmsg(MAX_DATAGRAM, 64)
             except OSError:
                 return
             stamp = rec.now()
@@ -176,7 +179,13 @@ class Fixture:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
                     seconds, nanoseconds = struct.unpack("qq", raw[:16])
                     stamp = seconds + nanoseconds / 1e9 - self.realtime_offset - rec.started
-            if address[1] != self.beat_source or not data.startswith(b"b "):
+            if address[1] != self.beat_source:
+                rec.intrusion(stamp)
+                continue
+            if data.startswith(b"{"):
+                self.receive_stack(data, stamp)
+                continue
+            if not data.startswith(b"b "):
                 rec.intrusion(stamp)
                 continue
             try:
@@ -192,6 +201,19 @@ class Fixture:
                 rec.beat_numbers_ok = False  # far more ticks than a run can make: a flood
                 continue
             rec.beats.append(stamp)
+
+    def receive_stack(self, data: bytes, stamp: float) -> None:
+        """A watchdog stack sample (sent by datagram: no lock shared with the loop thread)."""
+        rec = self.record
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return  # feedback only: an unreadable sample is dropped, not held against anyone
+        if not isinstance(message, dict) or message.get("t") != "stack" or rec.stack_count >= MAX_STACKS:
+            return
+        rec.stack_count += 1
+        message["at"] = stamp
+        rec.messages.append(message)
 
     # -- HTTP ------------------------------------------------------------------
 
