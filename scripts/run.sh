@@ -21,7 +21,7 @@ py=.venv/bin/python
 $py manage.py migrate --noinput -v0
 $py manage.py collectstatic --noinput -v0
 $py manage.py load_seed --no-update   # authors' admin edits survive a restart
-$py manage.py load_challenges
+$py manage.py load_challenges --no-update
 $py manage.py ensure_admin --password-file var/admin-password
 
 pids=()
