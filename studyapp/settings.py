@@ -178,7 +178,13 @@ CELERY_TASK_ROUTES = {"cards.tasks.grade_submission": {"queue": "sandbox"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+    # kombu scans for unacknowledged tasks of dead workers every 10 s but, by default, acts on only
+    # every 10th scan, and its start-up scan counts as the first: a worker started right after
+    # another died would leave the orphan for 100 s. Act on every scan (one ZRANGE per 10 s).
+    "unacked_restore_throttle": 1,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
