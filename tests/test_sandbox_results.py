@@ -230,3 +230,16 @@ def test_command_json_line_cannot_be_forged_by_the_code(tmp_path: Path, capsys) 
     assert len(lines) == 1  # the code's output is inside the JSON, never a line of its own
     result = json.loads(lines[-1])
     assert result["status"] == "timeout" and '"status": "ok"' in result["stdout"]
+
+
+def test_command_refuses_an_unreadable_file_with_status_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "sandbox_run", str(tmp_path / "missing.py"), "--json"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr and "missing.py" in done.stderr
+    assert done.stdout == ""

@@ -5,7 +5,7 @@ unless tightened by the options. Without --json the run's stdout and stderr are 
 command's stdout and stderr, and one status line goes to stderr. With --json the last line of stdout
 is the SandboxResult as one JSON object. Needs no database and no Redis (no ORM is touched); needs
 root and the sandbox installed (scripts/install_sandbox.sh). Exit status: 0 when the run's status is
-"ok", 1 otherwise or when the sandbox is unavailable.
+"ok", 1 when it is not, 2 for a bad argument (an unreadable file, a bad limit), 3 when the sandbox is unavailable.
 """
 
 from __future__ import annotations
@@ -56,13 +56,19 @@ class Command(BaseCommand):
                 files[extra.name] = extra.read_bytes()
             stdin = options["stdin"].read_bytes() if options["stdin"] else b""
         except OSError as error:
-            raise CommandError(str(error)) from error
+            raise CommandError(f"cannot read {error.filename}: {error.strerror}", returncode=2) from error
         overrides = {name: options[name] for name in LIMIT_OPTIONS if options.get(name) is not None}
         try:
             limits = SandboxLimits.from_settings().tightened(**overrides)
+        except ValueError as error:
+            raise CommandError(str(error), returncode=2) from error
+        try:
             result = run_python(files, entry="main.py", args=options["program_args"], stdin=stdin, limits=limits)
-        except (SandboxUnavailable, ValueError) as error:
-            raise CommandError(str(error)) from error
+        except ValueError as error:
+            raise CommandError(str(error), returncode=2) from error
+        except SandboxUnavailable as error:
+            # Exit 3, as `grade` does when it cannot run: the sandbox, not the file, is at fault.
+            raise CommandError(str(error), returncode=3) from error
         if options["json"]:
             self.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
