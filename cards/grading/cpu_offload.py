@@ -46,14 +46,17 @@ class TooBusy(GradingError):
     """The calibration could not separate a frozen loop from a slow machine in this run."""
 
 
-def stall_bound(calib_gap: float) -> float:
-    """The longest loop freeze allowed, given the longest freeze while a process pool did the work.
+def stall_bound(calib_gap: float, per_call: float) -> float:
+    """The longest loop freeze allowed, given the longest freeze while a process pool did the work
+    and the freeze of one call run right on the loop.
 
-    Three times that leaves room for load changing within the run; the 100 ms
-    floor (a delay people notice) keeps an idle machine from demanding
-    single-digit milliseconds.
+    Three times the pool's freeze leaves room for load changing within the run; the 100 ms
+    floor (a delay people notice) keeps an idle machine from demanding single-digit
+    milliseconds; and a freeze under half of one call cannot hold that call's work, so
+    offloading that costs the loop a little more than a warm pool (starting a subprocess
+    per call) still passes.
     """
-    return max(3 * calib_gap, calib_gap + 0.05, 0.1)
+    return max(3 * calib_gap, calib_gap + 0.05, 0.1, per_call / 2)
 
 
 @register("cpu_offload")
@@ -89,7 +92,7 @@ def judge(run: Run, seeds: list[int], interval: float, code: str = "") -> Verdic
         raise GradingError(f"the calibration phase did not complete ({run.describe_failure()})")
     per_call, _ = max_gap([e.at for e in rec.between(*direct, "hb")], *direct)
     calib_gap, _ = max_gap([e.at for e in rec.between(*calib, "hb")], *calib)
-    bound = stall_bound(calib_gap)
+    bound = stall_bound(calib_gap, per_call)
     timings = {"process_pool_gap_ms": ms(calib_gap), "work_per_call_ms": ms(per_call), "bound_ms": ms(bound)}
 
     learner = rec.phase("learner")
