@@ -15,7 +15,9 @@ loop measurably gets: pure-Python work in threads competes with the loop for
 the GIL, and on a busy machine that starves the loop past the bound.
 
 Params (all optional): calls (number of concurrent calls, default 3), rounds
-(crunch rounds per call, default 1500000, about 0.4 to 2 s here depending on load: enough that legitimate offloading (starting a pool or a subprocess) costs the loop well under half of one call), interval (heartbeat
+(crunch rounds per call, default 1500000, about 0.4 to 2 s here depending on load: enough that
+legitimate offloading, such as starting a pool or a subprocess, costs the loop well under half of
+one call), interval (heartbeat
 seconds, default 0.01), timeout (seconds for all calls, default 20), limits
 (sandbox limit overrides).
 """
