@@ -19,8 +19,14 @@ start_redis() {
   return 1
 }
 
-# start_postgres: Debian's cluster, with a role and database for the tests; prints the URL.
+# start_postgres: Debian's cluster, with a role and database for the tests; prints the URL
+# (and nothing else on stdout: callers capture it).
 start_postgres() {
+  _start_postgres_cluster >&2
+  echo "postgres://studyapp:studyapp@127.0.0.1:5432/studyapp"
+}
+
+_start_postgres_cluster() {
   local version
   version=$(ls /usr/lib/postgresql | sort -n | tail -1)
   if ! pg_lsclusters -h | grep -q "^$version main"; then
@@ -35,5 +41,4 @@ start_postgres() {
     su postgres -c "psql -q -c \"CREATE ROLE studyapp LOGIN CREATEDB PASSWORD 'studyapp'\""
   su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='studyapp'\"" | grep -q 1 ||
     su postgres -c "psql -q -c \"CREATE DATABASE studyapp OWNER studyapp\""
-  echo "postgres://studyapp:studyapp@127.0.0.1:5432/studyapp"
 }

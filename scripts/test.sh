@@ -22,6 +22,7 @@ unset DATABASE_URL
 # The sandbox, the graders and the pure SM-2 module never touch the database: their
 # tests ran above and are not run twice.
 echo "==> pytest on PostgreSQL (every test that uses the database)"
-DATABASE_URL=$(start_postgres) .venv/bin/pytest \
+pg_url=$(start_postgres)
+DATABASE_URL=$pg_url .venv/bin/pytest \
   --ignore-glob='tests/test_sandbox_*' --ignore-glob='tests/test_grading_*' \
   --ignore=tests/test_sm2.py "$@"
