@@ -9,21 +9,13 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from cards.challenge_loader import CHALLENGES_DIR
+from tests.browser import launch_chromium
 from tests.challenges_stack import Stack, migrated_template
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SLUG = "async-blocking-call"
 PASSWORD = "a-long-browser-password"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The worker calibrates the grader on the reference once, then grades: generous on a loaded 2-core machine.
 VERDICT_TIMEOUT_MS = 240_000
 
@@ -59,7 +51,7 @@ def test_starter_fails_naming_the_blocking_line_then_the_fix_passes(tmp_path_fac
         base = stack.start_web()
         stack.start_worker("browser")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -12,11 +12,11 @@ from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from cards.models import Profile
+from tests.browser import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (test fixture)
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def browser_in_auckland(live_server, monkeypatch):
     """A logged-out page whose browser says its time zone is Pacific/Auckland."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context(base_url=live_server.url, timezone_id="Pacific/Auckland")
         context.set_default_timeout(15_000)
         page = context.new_page()

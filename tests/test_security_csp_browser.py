@@ -11,11 +11,11 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import sync_playwright
 
 from cards.models import Challenge
+from tests.browser import launch_chromium
 from tests.production_factories import FAST_HASHERS, PASSWORD, make_due_state, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', e => {
@@ -29,7 +29,7 @@ def browser_page(live_server, monkeypatch, settings):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.PASSWORD_HASHERS = FAST_HASHERS
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(15_000)
         context.add_init_script(RECORD_VIOLATIONS)
