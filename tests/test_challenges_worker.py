@@ -89,5 +89,7 @@ def test_worker_killed_mid_grading_leaves_it_for_the_next_worker_which_grades_it
         row = stack.submission(pk)
         assert (row["attempts"], row["passed"], row["quality"]) == (2, 1, 5)
         assert review_logs(stack) == [("review", 5)]
+        # The worker logs the task's result just after the verdict is committed.
+        wait_for(lambda: outcomes(stack.log(second)), 30, "the second worker's log line", interval=0.2)
         assert outcomes(stack.log(second)) == ["graded"]
         print(f"graded by the second worker {took:.1f} s after the first was killed")
