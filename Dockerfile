@@ -50,9 +50,10 @@ CMD ["gunicorn", "--config", "gunicorn.conf.py", "studyapp.wsgi"]
 # needs the namespace rights listed in docker-compose.yml (and docs/deployment.md).
 FROM web AS worker
 USER root
-COPY scripts/install_sandbox.sh scripts/sandbox-requirements.txt /tmp/sandbox/
-RUN bash /tmp/sandbox/install_sandbox.sh \
-    && rm -rf /tmp/sandbox /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+# The install script builds sandbox-exec from /app/cards/sandbox; the compiler goes once it has.
+RUN bash /app/scripts/install_sandbox.sh \
+    && apt-get purge -y -qq gcc libc6-dev && apt-get autoremove -y -qq \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY deploy/worker-entrypoint.sh /usr/local/bin/worker-entrypoint
 ENTRYPOINT ["/usr/local/bin/worker-entrypoint"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \

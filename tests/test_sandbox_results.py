@@ -188,6 +188,52 @@ def test_refuses_when_namespaces_cannot_be_created(monkeypatch) -> None:
         sandbox_host._probe.cache_clear()
 
 
+def test_refuses_with_a_missing_or_stale_sandbox_exec(monkeypatch, tmp_path: Path) -> None:
+    real = sandbox_host.layout()
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    (root / "venv").symlink_to(real.venv)
+    (root / "mnt").mkdir()
+    monkeypatch.setenv("SANDBOX_ROOT", str(root))
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w')"
+    with pytest.raises(SandboxUnavailable, match="sandbox-exec is missing"):
+        run_python({"main.py": code})
+    helper = root / "bin" / "sandbox-exec"
+    helper.write_bytes(real.exec_helper.read_bytes())
+    helper.chmod(0o755)
+    (root / "bin" / "sandbox-exec.c").write_text("/* an older version */\n")
+    with pytest.raises(SandboxUnavailable, match="another version"):
+        run_python({"main.py": code})
+    assert not marker.exists()
+
+
+def _helper(*args: str, program: list[str]) -> subprocess.CompletedProcess[str]:
+    helper = str(sandbox_host.layout().exec_helper)
+    return subprocess.run([helper, *args, "--", *program], capture_output=True, text=True, timeout=10)
+
+
+@pytest.mark.parametrize("uid_args", [[], ["--uid", "0", "--gid", "0"], ["--uid", "61000", "--gid", "0"]])
+def test_sandbox_exec_never_runs_a_program_as_root(tmp_path: Path, uid_args: list[str]) -> None:
+    marker = tmp_path / "ran"
+    mnt = str(sandbox_host.layout().mount_dir)
+    common = ["--tmpfs", mnt, "size=1m", "--parent", str(os.getpid())]
+    done = _helper(*common, *uid_args, program=["/usr/bin/touch", str(marker)])
+    assert done.returncode == 127 and "sandbox-exec: missing" in done.stderr
+    assert not marker.exists()
+
+
+def test_a_failed_setup_step_is_a_refusal_naming_the_step(monkeypatch, tmp_path: Path) -> None:
+    from cards.sandbox import cgroups
+
+    marker = tmp_path / "ran"
+    bogus = cgroups.RunCgroup(version=1, dirs={"pids": str(tmp_path / "no-such-cgroup")})
+    monkeypatch.setattr(cgroups, "create", lambda *args: bogus)
+    with pytest.raises(SandboxUnavailable, match="joining the run's cgroup: No such file or directory"):
+        run_python({"main.py": f"open({str(marker)!r}, 'w')"})
+    assert not marker.exists()
+
+
 def test_command_json_last_line(tmp_path: Path, capsys) -> None:
     program = tmp_path / "prog.py"
     program.write_text("import sys\nprint('hello', sys.argv[1:])\n")

@@ -18,6 +18,7 @@ from .result import SandboxUnavailable
 
 INTERPRETER = "/usr/bin/python3.11"
 INSTALL_HINT = "run scripts/install_sandbox.sh as root"
+HELPER_SOURCE = Path(__file__).with_name("sandbox_exec.c")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class HostLayout:
     def python(self) -> str:
         """The sandbox's interpreter, as seen inside and outside the sandbox."""
         return str(self.venv / "bin" / "python")
+
+    @property
+    def exec_helper(self) -> Path:
+        """sandbox-exec, built from cards/sandbox/sandbox_exec.c by the install script."""
+        return self.root / "bin" / "sandbox-exec"
 
     @property
     def mount_dir(self) -> Path:
@@ -75,10 +81,35 @@ def check_static(host: HostLayout) -> None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
     if not os.access(host.python, os.X_OK) or not os.path.exists(os.path.realpath(host.python)):
         raise SandboxUnavailable(f"the sandbox interpreter {host.python} is missing: {INSTALL_HINT}")
+    problem = _helper_problem(str(host.exec_helper))
+    if problem:
+        raise SandboxUnavailable(problem)
     if not host.mount_dir.is_dir():
         raise SandboxUnavailable(f"{host.mount_dir} is missing: {INSTALL_HINT}")
     if not os.path.exists("/proc/self/ns/user"):
         raise SandboxUnavailable("the kernel has no user namespaces (CONFIG_USER_NS)")
+
+
+_helpers_ok: set[str] = set()
+
+
+def _helper_problem(helper: str) -> str | None:
+    """Why sandbox-exec cannot be used (missing, or built from another version of its source), or None.
+
+    Remembered per process once fine: the install script replaces it only between deployments.
+    """
+    if helper in _helpers_ok:
+        return None
+    if not os.access(helper, os.X_OK):
+        return f"{helper} is missing: {INSTALL_HINT}"
+    try:
+        installed = Path(f"{helper}.c").read_bytes()
+    except OSError:
+        installed = b""
+    if installed != HELPER_SOURCE.read_bytes():
+        return f"{helper} was built from another version of cards/sandbox/sandbox_exec.c: {INSTALL_HINT}"
+    _helpers_ok.add(helper)
+    return None
 
 
 @functools.cache

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import cgroups
-from .child import ChildPlan, make_setup
 from .host import HostLayout, check_available
 from .limits import MIB, SandboxLimits
 from .netns import NetworkNamespace
@@ -176,39 +175,26 @@ class _Run:
         self, files: dict[str, bytes], entry: str, args: list[str], stdin: bytes, env: dict[str, str]
     ) -> SandboxResult:
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        error_r, error_w = os.pipe2(os.O_CLOEXEC)
-        self.to_close += [status_r, status_w, error_r, error_w]
+        self.to_close += [status_r, status_w]
         try:
             cmd, child_fds = self._command(files, entry, args, env, status_w)
             stdin_fd = self._stdin_fd(stdin)
-            plan = ChildPlan(
-                procs_files=self.group.procs_files if self.group else (),
-                netns_fd=self.netns.fd if self.netns else None,
-                mount_dir=str(self.host.mount_dir).encode(),
-                tmpfs_options=f"size={self.limits.tmp_mb}m,nr_inodes={self.limits.tmp_inodes},mode=1777".encode(),
-                rlimits=_rlimits(self.limits, self.group is not None),
-                uid=self.uid,
-                gid=self.uid,
-                parent_pid=os.getpid(),
-                error_fd=error_w,
-            )
+            netns_fds = (self.netns.fd,) if self.netns else ()
             started = time.monotonic()
             try:
+                # No preexec_fn: subprocess then uses vfork, so the worker (however big) is not copied;
+                # the root-side steps are sandbox-exec's (see sandbox_exec.c).
                 proc = subprocess.Popen(
-                    cmd,
+                    [*self._exec_helper(), "--", *cmd],
                     stdin=stdin_fd,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    pass_fds=(*child_fds, status_w, *self.pass_fds),
-                    preexec_fn=make_setup(plan),  # noqa: PLW1509 - system calls only, see child.py
+                    pass_fds=(*child_fds, status_w, *netns_fds, *self.pass_fds),
                     start_new_session=True,
                     env={},
                 )
             except (subprocess.SubprocessError, OSError) as exc:
-                os.close(error_w)
-                self.to_close.remove(error_w)
-                why = os.read(error_r, 4096).decode("utf-8", "replace") or str(exc)
-                raise SandboxUnavailable(f"could not start the sandbox: {why}") from exc
+                raise SandboxUnavailable(f"could not start the sandbox: {exc}") from exc
             for fd in (*child_fds, status_w, stdin_fd):
                 if fd not in (subprocess.DEVNULL,):
                     os.close(fd)
@@ -221,6 +207,20 @@ class _Run:
                     os.close(fd)
             if self.child_pidfd is not None:
                 os.close(self.child_pidfd)
+
+    def _exec_helper(self) -> list[str]:
+        """sandbox-exec and its arguments: cgroups, network namespace, private /tmp, rlimits, uid."""
+        cmd = [str(self.host.exec_helper)]
+        for procs in self.group.procs_files if self.group else ():
+            cmd += ["--cgroup", procs]
+        if self.netns is not None:
+            cmd += ["--netns", str(self.netns.fd)]
+        tmpfs_options = f"size={self.limits.tmp_mb}m,nr_inodes={self.limits.tmp_inodes},mode=1777"
+        cmd += ["--tmpfs", str(self.host.mount_dir), tmpfs_options]
+        for which, soft, hard in _rlimits(self.limits, self.group is not None):
+            cmd += ["--rlimit", f"{which}:{soft}:{hard}"]
+        cmd += ["--uid", str(self.uid), "--gid", str(self.uid), "--parent", str(os.getpid())]
+        return cmd
 
     def _stdin_fd(self, stdin: bytes) -> int:
         if not stdin:
@@ -342,7 +342,7 @@ class _Run:
         returncode = proc.wait()
         if not self._note_child_pid(status_buf) and self.kill_reason is None:
             stderr = bytes(outputs.streams[err_fd]).decode("utf-8", "replace").strip()
-            raise SandboxUnavailable(f"bubblewrap could not set up the sandbox: {stderr or returncode}")
+            raise SandboxUnavailable(f"the sandbox could not be set up: {stderr or returncode}")
         self._wait_tree_gone()
         wall = time.monotonic() - started
         return self._result(returncode, outputs, out_fd, err_fd, wall)
