@@ -42,8 +42,11 @@ fi
 
 install -d -m 0755 -o root -g root "$SANDBOX_ROOT" "$SANDBOX_ROOT/mnt" "$SANDBOX_ROOT/bin"
 helper_src="$here/../cards/sandbox/sandbox_exec.c"
-if ! cmp -s "$helper_src" "$SANDBOX_ROOT/bin/sandbox-exec.c"; then
-    cc -O2 -Wall -Wextra -Werror -o "$SANDBOX_ROOT/bin/sandbox-exec.new" "$helper_src"
+build="cc -O2 -static-pie -Wall -Wextra -Werror"  # static: no dynamic loading on every run
+if ! cmp -s "$helper_src" "$SANDBOX_ROOT/bin/sandbox-exec.c" \
+    || [ "$(cat "$SANDBOX_ROOT/bin/sandbox-exec.build" 2>/dev/null)" != "$build" ]; then
+    $build -o "$SANDBOX_ROOT/bin/sandbox-exec.new" "$helper_src"
+    echo "$build" > "$SANDBOX_ROOT/bin/sandbox-exec.build"
     mv "$SANDBOX_ROOT/bin/sandbox-exec.new" "$SANDBOX_ROOT/bin/sandbox-exec"
     # The source it was built from: the worker refuses to run with a helper from another version.
     cp "$helper_src" "$SANDBOX_ROOT/bin/sandbox-exec.c"

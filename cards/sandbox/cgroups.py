@@ -89,6 +89,7 @@ class RunCgroup:
     version: int
     dirs: dict[str, str] = field(default_factory=dict)
     _cpu_fd: int | None = None
+    _emptied: bool = False  # nothing can join a group once its run's tree is gone
 
     @property
     def procs_files(self) -> tuple[str, ...]:
@@ -161,6 +162,8 @@ class RunCgroup:
 
     def wait_empty(self, timeout: float) -> bool:
         """Wait until the group has no process left; kill what remains halfway through."""
+        if self._emptied:
+            return True
         deadline = time.monotonic() + timeout
         delay = 0.0005
         killed = False
@@ -173,6 +176,7 @@ class RunCgroup:
                 killed = True
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
+        self._emptied = True
         return True
 
     def remove(self) -> None:
