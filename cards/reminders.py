@@ -19,8 +19,8 @@ one row per (user, local_date). A run
 2. takes over stale claims: a `claimed` row older than the claim timeout belongs
    to a run that died between claiming and sending; one conditional UPDATE moves
    it to this run's token (of two runs, the database lets one UPDATE match);
-3. sends only the rows carrying its token, and marks them `sent` as it goes (one
-   UPDATE per REMINDERS_MARK_EVERY messages);
+3. sends only the rows carrying its token, and marks them `sent` as it goes, in
+   at most REMINDERS_MARKS_PER_RUN UPDATEs (20: one per twentieth of the batch);
 4. on an SMTP failure stops, marks what went out, and deletes its remaining
    claims, so the next run sends those (and only those).
 
@@ -28,13 +28,14 @@ A run stops sending before its claims could go stale (its deadline is the claim
 timeout less a margin), so no other run takes over claims it is still working
 on. What no database can close: a crash after the SMTP server accepted a
 message and before the UPDATE recording it. Marking every message would make
-that window one message wide at one query per user; REMINDERS_MARK_EVERY sets
-the trade, and the Message-ID is derived from (user, local day), so a repeat
-carries the same Message-ID and mail stores that de-duplicate by it drop it.
+that window one message wide at one query per user; REMINDERS_MARKS_PER_RUN sets
+the trade (a crash can repeat at most one mark's share of the batch), and the
+Message-ID is derived from (user, local day), so a repeat carries
+the same Message-ID and mail stores that de-duplicate by it drop it.
 
 Queries: a run costs a fixed number of queries (zones, claim, take-over, read
-claims, teasers, release) plus one UPDATE per REMINDERS_MARK_EVERY sent messages,
-whatever the number of users.
+claims, teasers, release) plus at most REMINDERS_MARKS_PER_RUN UPDATEs, whatever
+the number of users.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Policy:
     """The knobs of a run, from settings (REMINDERS_*) with defaults."""
 
     claim_timeout: dt.timedelta
-    mark_every: int
+    marks_per_run: int
     teaser_count: int
     min_gap: dt.timedelta
     history_days: int
@@ -98,7 +99,7 @@ class Policy:
         """Read REMINDERS_* settings; every one has a default."""
         return cls(
             claim_timeout=dt.timedelta(seconds=getattr(settings, "REMINDERS_CLAIM_TIMEOUT_SECONDS", 900)),
-            mark_every=max(1, getattr(settings, "REMINDERS_MARK_EVERY", 500)),
+            marks_per_run=max(1, getattr(settings, "REMINDERS_MARKS_PER_RUN", 20)),
             teaser_count=getattr(settings, "REMINDERS_TEASER_COUNT", 3),
             min_gap=dt.timedelta(hours=getattr(settings, "REMINDERS_MIN_GAP_HOURS", 6)),
             history_days=getattr(settings, "REMINDERS_PACE_HISTORY_DAYS", 30),
@@ -490,6 +491,7 @@ def send_due_reminders(
         # From here on, any failure gives the claims back (in _finish) rather than stranding them.
         held = _held(groups, now, policy, token)
         teasers = _teasers(token, policy.teaser_count)
+        mark_every = -(-len(held) // policy.marks_per_run)  # ceil: at most marks_per_run marks
         connection.open()
         for profile in held:
             if monotonic() > deadline:
@@ -507,7 +509,7 @@ def send_due_reminders(
             if not delivered:
                 raise smtplib.SMTPException("the backend reported the message as not sent")
             pending.append(profile.user_id)
-            if len(pending) >= policy.mark_every:
+            if len(pending) >= mark_every:
                 _mark_sent(token, pending, now)
                 report.sent += pending
                 pending = []

@@ -84,7 +84,7 @@ def test_task_retried_after_a_crash_sends_each_reminder_once(monkeypatch):
 
 def test_smtp_failing_halfway_sends_the_rest_next_run_and_none_twice(settings):
     settings.EMAIL_BACKEND = "tests.reminders_factories.FailAfterBackend"
-    settings.REMINDERS_MARK_EVERY = 2  # marks land mid-batch too
+    settings.REMINDERS_MARKS_PER_RUN = 4  # 7 held: a mark every 2 messages, so marks land mid-batch too
     users = make_learners(7)
     FailAfterBackend.limit, FailAfterBackend.delivered = 3, 0
 
