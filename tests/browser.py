@@ -1,6 +1,10 @@
 """Debian's Chromium, launched the same way by every browser test (Playwright, no browser download)."""
 
-from playwright.sync_api import Browser, Playwright
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless as root (hence no sandbox), and no background traffic: this machine's closed network refuses it.
@@ -18,3 +22,19 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright: Playwright) -> Browser:
     """Start headless Debian Chromium."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def browser_page(base_url: str, **context_options: Any) -> Iterator[tuple[Page, list[str]]]:
+    """A page in a fresh context of a new Chromium; yields it with the list its uncaught JS errors go to."""
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(base_url=base_url, **context_options)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page, errors
+        finally:
+            browser.close()

@@ -6,10 +6,10 @@ the vendored editor and htmx polling.
 """
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cards.challenge_loader import CHALLENGES_DIR
-from tests.browser import launch_chromium
+from tests.browser import browser_page
 from tests.challenges_stack import Stack, migrated_template
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -50,12 +50,7 @@ def test_starter_fails_naming_the_blocking_line_then_the_fix_passes(tmp_path_fac
         stack.shell(SET_UP)
         base = stack.start_web()
         stack.start_worker("browser")
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-
+        with browser_page(base) as (page, errors):
             page.goto(f"{base}/accounts/login/?next=/challenges/{SLUG}/")
             page.fill("#id_username", "learner")
             page.fill("#id_password", PASSWORD)
@@ -93,4 +88,3 @@ def test_starter_fails_naming_the_blocking_line_then_the_fix_passes(tmp_path_fac
             expect(page.locator("#attempts tbody tr").first).to_contain_text("passed")
             expect(page.locator("#attempts tbody tr").last).to_contain_text("failed")
             assert errors == []
-            browser.close()

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cards import review
 from cards.models import ReviewLog, ReviewState
-from tests.browser import launch_chromium
+from tests.browser import browser_page
 from tests.review_factories import PASSWORD, make_card, make_deck, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,15 +24,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def page(live_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with browser_page(live_server.url) as (page, errors):
         yield page
-        browser.close()
         # ORM calls made while Playwright's loop runs may hold their own connection: close it, or
         # PostgreSQL refuses to drop the test database at the end of the session.
         connections.close_all()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cards.models import Profile
-from tests.browser import launch_chromium
+from tests.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,15 +23,8 @@ PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (test fixture)
 def browser_in_auckland(live_server, monkeypatch):
     """A logged-out page whose browser says its time zone is Pacific/Auckland."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(base_url=live_server.url, timezone_id="Pacific/Auckland")
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with browser_page(live_server.url, timezone_id="Pacific/Auckland") as (page, errors):
         yield page
-        browser.close()
         connections.close_all()
         assert errors == [], f"JavaScript errors: {errors}"
 

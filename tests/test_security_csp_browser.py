@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import sync_playwright
 
 from cards.models import Challenge
-from tests.browser import launch_chromium
+from tests import browser
 from tests.production_factories import FAST_HASHERS, PASSWORD, make_due_state, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,17 +27,10 @@ document.addEventListener('securitypolicyviolation', e => {
 def browser_page(live_server, monkeypatch, settings):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.PASSWORD_HASHERS = FAST_HASHERS
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(15_000)
-        context.add_init_script(RECORD_VIOLATIONS)
-        page = context.new_page()
-        console: list[str] = []
+    with browser.browser_page(live_server.url) as (page, console):
+        page.context.add_init_script(RECORD_VIOLATIONS)
         page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: console.append(str(error)))
         yield page, console
-        browser.close()
 
 
 def _visit(page, path: str) -> list[str]:
