@@ -4,6 +4,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from django.db import connections
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,3 +39,6 @@ def browser_page(base_url: str, **context_options: Any) -> Iterator[tuple[Page, 
             yield page, errors
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop runs may hold connections of their own: close
+            # them, or PostgreSQL refuses to drop the test database at the end of the session.
+            connections.close_all()

@@ -10,7 +10,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from cards import review
@@ -26,9 +25,6 @@ def page(live_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with browser_page(live_server.url) as (page, errors):
         yield page
-        # ORM calls made while Playwright's loop runs may hold their own connection: close it, or
-        # PostgreSQL refuses to drop the test database at the end of the session.
-        connections.close_all()
         assert errors == [], f"JavaScript errors: {errors}"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from playwright.sync_api import expect
 
 from cards.models import Profile
@@ -25,7 +24,6 @@ def browser_in_auckland(live_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with browser_page(live_server.url, timezone_id="Pacific/Auckland") as (page, errors):
         yield page
-        connections.close_all()
         assert errors == [], f"JavaScript errors: {errors}"
 
 
