@@ -117,3 +117,41 @@ def test_keyboard_review_with_redrill_and_undo(page):
     assert logs[3].undoes_id == logs[2].id
     answers = [log for log in logs if log.kind != "undo"]
     assert all(log.duration_ms is not None and 0 < log.duration_ms < review.MAX_DURATION_MS for log in answers)
+
+
+# Runs in the page: as soon as the next card has been swapped in, in the very next task (as a fast
+# typist's key would), reveal and grade it 4 by keyboard.
+GRADE_ON_ARRIVAL = """() => {
+  new MutationObserver((_, observer) => {
+    observer.disconnect();
+    setTimeout(() => {
+      document.dispatchEvent(new KeyboardEvent("keydown", {key: " ", bubbles: true}));
+      document.dispatchEvent(new KeyboardEvent("keydown", {key: "4", bubbles: true}));
+    }, 0);
+  }).observe(document.getElementById("review-session"), {childList: true});
+}"""
+
+
+def test_a_key_pressed_the_moment_the_next_card_arrives_is_answered_in_place(page):
+    """The swapped-in card's forms are live at once: a grade right after the swap goes by htmx,
+    not as a plain form post that reloads the page (htmx's default 20 ms settle delay allowed that)."""
+    user = make_user(password=PASSWORD)
+    deck = make_deck()
+    first = make_card(deck=deck, position=1, question="What does `await` do?", answer="It pauses the coroutine.")
+    second = make_card(deck=deck, position=2, question="Is `requests.get` safe in `async def`?", answer="No.")
+    make_card(deck=deck, position=3, question="Threads or processes for CPU-bound work?", answer="Processes.")
+    page.goto("/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("Today")
+
+    page.goto("/review/")
+    page.evaluate("window.__sameDocument = true")
+    page.evaluate(GRADE_ON_ARRIVAL)
+    page.keyboard.press("Space")
+    page.keyboard.press("5")
+    expect(page.locator(".card-question")).to_contain_text("CPU-bound")  # the second was graded on arrival
+    assert page.evaluate("window.__sameDocument") is True
+    logs = ReviewLog.objects.filter(user=user).order_by("id")
+    assert [(log.card_id, log.quality) for log in logs] == [(first.id, 5), (second.id, 4)]
