@@ -236,8 +236,13 @@ def test_processes_left_running_when_the_worker_dies_are_killed(tmp_path) -> Non
     while pids_with(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert_tree_gone(marker)
-    # The dead worker's empty cgroups are left behind; the next worker's sweep removes them.
-    swept = [d for d in sweep_stale() if f"{cgroups.PREFIX}{worker.pid}-" in d]
+    # The dead worker's empty cgroups are left behind; the next worker's sweep removes them (once the
+    # kernel has finished detaching the exited processes: until then rmdir says busy).
+    swept: list[str] = []
+    deadline = time.monotonic() + 5
+    while not swept and time.monotonic() < deadline:
+        swept = [d for d in sweep_stale() if f"{cgroups.PREFIX}{worker.pid}-" in d]
+        time.sleep(0.05)
     assert swept, "the killed worker's cgroups were expected to be left for the sweep"
     assert not any(f"{cgroups.PREFIX}{worker.pid}-" in d for d in sweep_stale())
 
