@@ -119,9 +119,16 @@ class Stack:
     def log(self, proc: subprocess.Popen) -> str:
         return Path(proc.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
 
+    def _start(self, args: list[str], log_name: str, ready: str, what: str) -> subprocess.Popen:
+        """Spawn a process and return once its log says `ready` (failing with the log if it exits)."""
+        proc = self._spawn(args, log_name)
+        wait_for(lambda: ready in self.log(proc) or proc.poll() is not None, 60, what)
+        assert proc.poll() is None, self.log(proc)
+        return proc
+
     def start_worker(self, name: str, concurrency: int = 1) -> subprocess.Popen:
         """A Celery worker on the sandbox and default queues, with the tests' marker grader loaded."""
-        proc = self._spawn(
+        return self._start(
             [
                 CELERY,
                 "-A",
@@ -141,10 +148,9 @@ class Stack:
                 "INFO",
             ],
             f"worker-{name}.log",
+            "ready.",
+            f"worker {name} to start",
         )
-        wait_for(lambda: "ready." in self.log(proc) or proc.poll() is not None, 60, f"worker {name} to start")
-        assert proc.poll() is None, self.log(proc)
-        return proc
 
     def start_web(self) -> str:
         """`manage.py runserver` on a free port; returns its base URL once it answers."""

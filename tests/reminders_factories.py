@@ -122,3 +122,14 @@ class RefuseAddressBackend(LocmemBackend):
             if any(address.startswith("bounce") for address in message.to):
                 raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"No such user")})
         return super().send_messages(messages)
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message the server accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"

@@ -13,7 +13,7 @@ from django.core import mail
 
 from cards.reminder_email import read_unsubscribe_token
 from cards.reminders import send_due_reminders
-from tests.reminders_factories import make_cards, make_challenge_card, make_learner, utc
+from tests.reminders_factories import Inbox, make_cards, make_challenge_card, make_learner, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -100,17 +100,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message the server accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
 
 
 def use_smtp(settings, port: int) -> None:

@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.challenges_stack import CELERY, Stack, free_port, migrated_template, wait_for
+from tests.reminders_factories import Inbox
 
 pytestmark = pytest.mark.slow
 
@@ -41,19 +42,10 @@ task.save()
 """
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
 class ReminderStack(Stack):
     def start_beat(self, name: str) -> subprocess.Popen:
         """`celery beat` on the database scheduler, without a pid file (two may run, by mistake)."""
-        proc = self._spawn(
+        return self._start(
             [
                 CELERY,
                 "-A",
@@ -66,10 +58,9 @@ class ReminderStack(Stack):
                 "INFO",
             ],
             f"beat-{name}.log",
+            "beat: Starting",
+            f"beat {name}",
         )
-        wait_for(lambda: "beat: Starting" in self.log(proc) or proc.poll() is not None, 60, f"beat {name}")
-        assert proc.poll() is None, self.log(proc)
-        return proc
 
 
 @pytest.fixture(scope="module")
