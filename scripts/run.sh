@@ -25,12 +25,18 @@ $py manage.py load_challenges --no-update
 $py manage.py ensure_admin --password-file var/admin-password
 
 pids=()
+stopping=0
 stop() {
   trap - INT TERM EXIT
+  stopping=1
   echo
-  echo "Stopping web, worker and beat..."
+  echo "Stopping web, worker, beat and the Redis this run started..."
   kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
+  # Only the Redis this run started: one that was already answering belongs to someone else.
+  if [ "$REDIS_STARTED" = 1 ]; then
+    redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  fi
 }
 trap stop INT TERM EXIT
 
@@ -57,4 +63,7 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}" || true
-echo "A service stopped; see var/log/." >&2
+if [ "$stopping" = 0 ]; then
+  echo "A service stopped on its own; see var/log/." >&2
+  exit 1
+fi

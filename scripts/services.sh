@@ -2,13 +2,16 @@
 # Helpers to start the local services the app and its tests use; sourced by run.sh and test.sh.
 
 # start_redis PORT DIR: a private redis-server on 127.0.0.1:PORT, data in DIR; no-op if one answers.
+# Sets REDIS_STARTED=1 when it started one (so the caller knows it may stop it), 0 otherwise.
 start_redis() {
   local port=$1 dir=$2
+  REDIS_STARTED=0
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)  # redis-server changes into --dir before opening the other files
   if redis-cli -p "$port" ping >/dev/null 2>&1; then
     return 0
   fi
+  REDIS_STARTED=1
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no >/dev/null
   for _ in $(seq 50); do
