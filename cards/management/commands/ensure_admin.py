@@ -12,11 +12,13 @@ import secrets
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
 
+from cards.management.database import DatabaseCommand
 
-class Command(BaseCommand):
+
+class Command(DatabaseCommand):
     help = "Create the first superuser ('admin', random password written to a file) if there is none."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,7 +7,8 @@ cards.submissions.grade_challenge). With --json the last line on stdout is the
 verdict as one JSON object (passed, quality, checks, feedback, timings).
 
 Exit status: 0 graded (passed or not), 2 bad input (unknown challenge, missing,
-oversized or non-UTF-8 file), 3 the grader could not run (e.g. no sandbox).
+oversized or non-UTF-8 file), 3 the grader could not run (e.g. no sandbox) or the
+database is unreachable or not migrated.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from cards.grading import MAX_CODE_BYTES, GradingError, InvalidSubmission, Verdict, check_code
+from cards.management.database import DatabaseCommand
 from cards.models import Challenge
 from cards.submissions import grade_challenge
 
@@ -62,7 +64,7 @@ def find_challenge(slug: str) -> Challenge:
     raise CommandError(f"no challenge {slug!r}; known challenges: {', '.join(known)}", returncode=2)
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Grade FILE against challenge SLUG in the sandbox, as the worker would; nothing is saved."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from cards.challenge_loader import CHALLENGES_DIR, ChallengeFileError, LoadReport, load_challenges
+from cards.management.database import DatabaseCommand
 
 
 class _DryRun(Exception):
@@ -21,7 +22,7 @@ class _DryRun(Exception):
         self.report = report
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Create or update the challenges kept as files (challenge.toml, starter.py, reference.py)."
 
     def add_arguments(self, parser: CommandParser) -> None:

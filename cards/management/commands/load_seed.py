@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from cards.management.database import DatabaseCommand
 from cards.seed_loader import LoadReport, SeedError, load_seed, read_seed, seed_files
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Load the seed decks (cards/seed/*.toml): create missing cards, update changed ones."
 
     def add_arguments(self, parser: CommandParser) -> None:

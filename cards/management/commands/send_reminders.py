@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
+from cards.management.database import DatabaseCommand
 from cards.reminders import Decision, explain, send_due_reminders
 
 
@@ -42,7 +43,7 @@ def describe(decision: Decision) -> str:
     )
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Send (or with --dry-run, list) the reminder emails due now, saying whom and why."
 
     def add_arguments(self, parser: CommandParser) -> None:
