@@ -31,6 +31,13 @@ KINDS = {"cpu_offload", "bounded_fanout", "gil_parallelism", "await_interleaving
 CHALLENGES = Path(__file__).resolve().parent.parent / "cards" / "challenges"
 
 
+def brief(value: object) -> object:
+    """A figure as printed: short lists in full (an event order), long ones by their length."""
+    if isinstance(value, list):
+        return " ".join(map(str, value)) if len(value) <= 12 else f"<{len(value)} items>"
+    return value
+
+
 def load(slug: str) -> tuple[str, dict, dict[str, str]]:
     folder = CHALLENGES / slug
     data = tomllib.loads((folder / "challenge.toml").read_text())
@@ -78,7 +85,7 @@ def main() -> None:
                 f"max {max(walls):.2f} s"
             )
             for check, measured in figures.items():
-                shown = {k: v for k, v in measured.items() if not isinstance(v, list | dict)}
+                shown = {k: brief(v) for k, v in measured.items() if not isinstance(v, dict)}
                 print(f"{'':38} {check}: {shown}")
             summary[f"{slug}/{name}"] = {"passed": verdicts, "wall_median_s": round(statistics.median(walls), 3)}
         print(f"{slug:28} {len(jobs)} gradings in {total:.2f} s")
