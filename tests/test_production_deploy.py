@@ -129,6 +129,16 @@ def test_compose_has_every_service_with_healthchecks_and_order(compose: dict, st
     assert services["beat"]["deploy"]["replicas"] == 1
 
 
+def test_compose_sets_up_the_database_as_run_sh_does(compose: dict) -> None:
+    """The deck and the challenges are there after `docker compose up`, as after run.sh."""
+    steps = ["migrate --noinput", "load_seed --no-update", "load_challenges --no-update"]
+    command = compose["services"]["migrate"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    assert re.findall(r"manage\.py ([^&]+?)\s*(?:&&|$)", command[2]) == steps
+    run_sh = (REPO / "scripts/run.sh").read_text()
+    assert re.findall(r"manage\.py ((?:migrate|load_seed|load_challenges) --[\w-]+)", run_sh) == steps
+
+
 def _settings_env_names() -> set[str]:
     text = (REPO / "studyapp/settings.py").read_text() + (REPO / "gunicorn.conf.py").read_text()
     names = set(re.findall(r"env(?:_int|_bool|_list)?\(\s*\"([A-Z0-9_]+)\"", text))
