@@ -1,8 +1,9 @@
 """Every page a learner uses, audited in headless Chromium for what docs/review.md promises.
 
 Text contrast at least 4.5:1 (3:1 for large text) against the background it is drawn on, a
-name for every form control and button, one `h1`, a language, 44 px high buttons, and a visible
-focus ring on every stop of the keyboard's Tab order. Measured on the rendered page (computed
+name for every form control and button, one `h1`, a language, 44 px high buttons, a visible
+focus ring on every stop of the keyboard's Tab order, and no sideways scrolling, on a desktop
+window and on a 360 px phone. Measured on the rendered page (computed
 styles, Prism's and Pygments' colours included), not read from the stylesheet.
 """
 
@@ -101,6 +102,9 @@ AUDIT = """
     const height = el.getBoundingClientRect().height;
     if (height < 43.5) problems.push(`button ${height.toFixed(0)} px high < 44 px: ${describe(el)}`);
   }
+  // Nothing wider than the screen: a phone never scrolls sideways (code blocks scroll inside themselves).
+  const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  if (overflow > 0) problems.push(`the page is ${overflow} px wider than the window`);
   return problems;
 }
 """
@@ -146,10 +150,14 @@ def focus_rings(page: Page, where: str, stops: int = 60) -> list[str]:
     return problems
 
 
-@pytest.fixture
-def page(live_server, monkeypatch):
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def page(request, live_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with browser_page(live_server.url) as (page, errors):
+    with browser_page(live_server.url, viewport=request.param) as (page, errors):
         yield page
         assert errors == [], f"JavaScript errors: {errors}"
 
@@ -234,7 +242,7 @@ def test_every_learner_page_passes_the_audit(page):
     assert problems == [], "\n".join(problems)
 
 
-def test_the_audit_catches_low_contrast_a_nameless_control_and_a_hidden_focus_ring(page):
+def test_the_audit_catches_low_contrast_a_nameless_control_a_hidden_focus_ring_and_overflow(page):
     """The checks above can fail: the same audit on a page broken on purpose."""
     page.goto("/accounts/login/")
     page.evaluate(
@@ -242,6 +250,10 @@ def test_the_audit_catches_low_contrast_a_nameless_control_and_a_hidden_focus_ri
           document.querySelector('label[for=id_username]').remove();
           document.querySelector('h1').style.color = '#bbbbbb';
           document.querySelector('#id_password').style.setProperty('outline', 'none', 'important');
+          const wide = document.createElement('div');
+          wide.style.width = '3000px';
+          wide.style.height = '1px';
+          document.querySelector('main').append(wide);
         }"""
     )
     problems = audit(page, "broken") + focus_rings(page, "broken")
@@ -249,3 +261,4 @@ def test_the_audit_catches_low_contrast_a_nameless_control_and_a_hidden_focus_ri
     assert any("contrast" in p and "<h1" in p for p in problems), problems
     assert any("no accessible name" in p and "id_username" in p for p in problems), problems
     assert any("no visible focus ring" in p and "<input>" in p for p in problems), problems
+    assert any("wider than the window" in p for p in problems), problems
