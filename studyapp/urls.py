@@ -5,9 +5,18 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): answer, not a logged 404."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("favicon.svg")  # at request time: the hashed name needs collectstatic's manifest
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cards.urls")),
-    # Browsers ask for /favicon.ico on pages that name no icon (the admin's): answer, not a logged 404.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
 ]

@@ -268,6 +268,12 @@ def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
         assert static.headers["content-encoding"] == "gzip"
         assert "immutable" in static.headers["cache-control"]
         assert "default-src 'self'" in static.headers["content-security-policy"]
+        # The site icon, named by every page and asked for at /favicon.ico by the admin's.
+        icon = re.search(r'rel="icon" href="(/static/favicon\.[0-9a-f]{12}\.svg)"', secure.text).group(1)
+        legacy = httpx.get(f"{base}/favicon.ico", headers={**headers, "X-Forwarded-Proto": "https"}, timeout=5)
+        assert legacy.status_code == 301 and legacy.headers["location"] == icon
+        served = httpx.get(f"{base}{icon}", headers={**headers, "X-Forwarded-Proto": "https"}, timeout=5)
+        assert served.status_code == 200 and served.headers["content-type"].startswith("image/svg+xml")
     finally:
         server.terminate()
         server.wait(timeout=30)
