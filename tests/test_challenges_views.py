@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from cards import ratelimit
+from cards import ratelimit, tasks
 from cards.models import Submission
 from cards.submissions import submission_limit
 from tests.challenges_factories import make_challenge, make_submission, make_user
@@ -87,6 +87,11 @@ def test_plain_form_submit_redirects_to_the_submission_page(client, learner, cha
     assert response["Location"] == reverse("challenge_submission", args=[submission.pk])
     page = client.get(response["Location"]).content.decode()
     assert "Reload" in page and "PASS" in page
+    assert '<noscript><meta http-equiv="refresh"' in page  # without JavaScript it reloads itself
+
+    tasks.grade_submission.apply(args=[submission.pk]).get()
+    page = client.get(response["Location"]).content.decode()
+    assert "Passed" in page and "Reload" not in page and 'http-equiv="refresh"' not in page
 
 
 def test_rejected_submission_shows_the_reason_in_place(client, learner, challenge):
@@ -96,9 +101,25 @@ def test_rejected_submission_shows_the_reason_in_place(client, learner, challeng
     assert 'data-status="rejected"' in html and "64 KiB" in html
     assert not Submission.objects.exists()
 
-    response = client.post(reverse("challenge_submit", args=[challenge.slug]), {"code": "print(1)\x00"})
-    assert response.status_code == 302
-    assert "NUL byte" in client.get(response["Location"]).content.decode()
+
+def test_a_plain_form_rejection_shows_the_page_again_with_the_code_as_typed(client, learner, challenge, settings):
+    url = reverse("challenge_submit", args=[challenge.slug])
+    typed = "async def get_data(url):\n    return 'mine'\x00\n"
+    response = client.post(url, {"code": typed})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-status="rejected"' in html and "NUL byte" in html
+    assert "return &#x27;mine&#x27;" in html.split('<textarea id="code"')[1].split("</textarea>")[0]
+    assert not Submission.objects.exists()
+
+    settings.CHALLENGE_SUBMISSIONS_PER_MINUTE = 1
+    client.post(url, {"code": "PASS\n"})
+    response = client.post(url, {"code": "PASS\n# my second try\n"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert "Try again in" in response.content.decode()
+    assert "# my second try" in response.content.decode()
+    assert Submission.objects.count() == 1
 
 
 def test_rate_limited_submission_says_when_to_retry(client, learner, challenge, settings):

@@ -5,12 +5,12 @@ while the submission is queued or running it carries an htmx trigger that polls
 this view every second, and once the verdict is in it renders without one, so
 the polling stops by itself. A submission is looked up with its owner, so another
 user's id is a 404. Without JavaScript, submitting redirects to the submission's
-own page, which has a reload link until the verdict is in.
+own page, which reloads itself (and has a reload link) until the verdict is in; a
+rejected submission shows the challenge page again with the reason and the code as typed.
 """
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
@@ -85,8 +85,9 @@ def challenge_submit(request: HttpRequest, slug: str) -> HttpResponse:
             )
             response["X-Submission-Rejected"] = str(status)
         else:
-            messages.error(request, str(exc))
-            response = redirect("challenge_detail", slug=challenge.slug)
+            # The challenge page again, with the code as typed: a rejected attempt loses nothing.
+            context = {**_status_context(request, challenge, None), "code": code, "rejection": str(exc)}
+            response = render(request, "cards/challenges/detail.html", context, status=status)
         if isinstance(exc, RateLimited):
             response["Retry-After"] = str(exc.retry_after)
         return response
