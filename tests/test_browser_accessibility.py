@@ -193,7 +193,13 @@ def failing_verdict() -> dict:
 
 def test_every_learner_page_passes_the_audit(page):
     problems: list[str] = []
-    for path in ("/accounts/login/", "/accounts/signup/", "/reminders/unsubscribe/not-a-token/"):
+    for path in (
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        "/accounts/password/reset/MQ/bogus-token/",
+        "/reminders/unsubscribe/not-a-token/",
+    ):
         page.goto(path)
         problems += audit(page, path) + focus_rings(page, path)
 
@@ -217,7 +223,8 @@ def test_every_learner_page_passes_the_audit(page):
         finished_at=timezone.now() - dt.timedelta(minutes=1),
     )
     log_in(page, user.username)
-    for path in ("/", "/challenges/", f"/challenges/{challenge.slug}/", f"/submissions/{attempt.pk}/", "/settings/"):
+    pages = ("/", "/challenges/", f"/challenges/{challenge.slug}/", f"/submissions/{attempt.pk}/", "/settings/")
+    for path in (*pages, "/accounts/password/change/"):
         page.goto(path)
         problems += audit(page, path) + focus_rings(page, path)
 

@@ -24,6 +24,10 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {
     "login": "the log-in page",
     "signup": "the sign-up page",
+    "password_reset": "asking for a reset link: the same answer whether or not the address is known, rate-limited",
+    "password_reset_done": "says a link may be on its way; no user data",
+    "password_reset_confirm": "the emailed link: the signed, single-use token in the URL is the credential",
+    "password_reset_complete": "says the password was changed; no user data",
     "logout": "logging out is harmless (POST only, CSRF-protected)",
     "healthz": "the health probe for monitors and load balancers; reports no user data",
     "favicon": "a redirect to the site icon, a static file",
@@ -35,7 +39,10 @@ PUBLIC = {
 # readable by every learner; objects in OWNED belong to one user.
 OWNED = {"challenge_submission": {"pk": "submission"}}
 SHARED = {"challenge_detail": {"slug": "challenge"}, "challenge_submit": {"slug": "challenge"}}
-TOKENS = {"reminders_unsubscribe": {"token": "bogus-token"}}
+TOKENS = {
+    "reminders_unsubscribe": {"token": "bogus-token"},
+    "password_reset_confirm": {"uidb64": "MQ", "token": "bogus-token"},
+}
 # The admin's parameters: any value will do, the staff check comes first.
 ADMIN_PARAMS = {"app_label": "cards", "object_id": "1", "content_type_id": "1", "url": "no-such-page/"}
 
