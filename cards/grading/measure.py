@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,15 @@ class Event:
     kind: str
     payload: str = ""
     pid: int | None = None  # the sending process, as the kernel vouches for it (SCM_CREDENTIALS), in our pid space
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The harness's announcement, before any learner code ran: its pid (as the kernel vouches) and facts."""
+
+    pid: int
+    at: float
+    info: Mapping[str, Any]
 
 
 @dataclass
@@ -142,7 +151,10 @@ class Recorder:
     `run_python(..., pass_fds=(rec.fd,))`, then `finish()` for the Recording.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_ready: Callable[[Handshake], None] | None = None) -> None:
+        self._on_ready = on_ready
+        self.handshake: Handshake | None = None
+        self.handshake_error: str | None = None
         self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._ours.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -187,7 +199,30 @@ class Recorder:
                 continue  # keep draining so the writer never blocks, but keep nothing more
             text = data.rstrip(b"\n").decode("utf-8", errors="replace")
             kind_, _, payload = text.partition(" ")
+            first = not self._recording.events
             self._recording.events.append(Event(at, kind_, payload, pid))
+            if first and self._on_ready is not None:
+                self._shake(kind_, payload, pid, at)
+
+    def _shake(self, kind: str, payload: str, pid: int | None, at: float) -> None:
+        """The harness's first event, sent before the learner's module is imported: the only one trusted.
+
+        The kernel names the sender (SCM_CREDENTIALS), so the pid is the harness's own; the
+        grader's `on_ready` starts watching it, and only then is the harness told to go on.
+        """
+        try:
+            if kind != "ready" or pid is None:
+                raise GradingError(f"the harness did not announce itself first (it sent {kind!r})")
+            try:
+                info = json.loads(payload or "{}")
+            except ValueError as exc:
+                raise GradingError(f"the harness's announcement is unreadable: {exc}") from exc
+            self.handshake = Handshake(pid=pid, at=at, info=info)
+            self._on_ready(self.handshake)
+        except Exception as exc:  # noqa: BLE001  (reported by run_harness as a GradingError)
+            self.handshake_error = str(exc) or type(exc).__name__
+        with contextlib.suppress(OSError):
+            self._ours.send(b"go")
 
     def finish(self, timeout: float = 5.0) -> Recording:
         """Wait until every datagram already sent has been read, then return what arrived.
@@ -378,6 +413,7 @@ class Run:
 
     result: Any  # cards.sandbox.SandboxResult
     recording: Recording
+    handshake: Handshake | None = None
 
     @property
     def error(self) -> str | None:
@@ -408,10 +444,14 @@ def run_harness(
     spec: Mapping[str, Any],
     limits: Mapping[str, float],
     netns: Any = None,
+    on_ready: Callable[[Handshake], None] | None = None,
 ) -> Run:
     """Run harness/HARNESS.py as main.py beside `files` in the sandbox, recording its events.
 
     Raises GradingError when no sandbox can be had: learners' code never runs anywhere else.
+    With `on_ready`, the harness must call `_events.ready()` before importing the learner's
+    module; `on_ready(handshake)` runs (on the recorder's thread) before the harness goes on,
+    so the grader can start watching the process from outside (see kernel.py).
     """
     from cards.sandbox import SandboxLimits, SandboxUnavailable, run_python
 
@@ -429,7 +469,7 @@ def run_harness(
         sandbox_limits = SandboxLimits.from_settings(**limits)
     except (TypeError, ValueError) as exc:
         raise GradingError(f"grader limits: {exc}") from exc
-    with Recorder() as recorder:
+    with Recorder(on_ready) as recorder:
         try:
             result = run_python(
                 files=all_files,
@@ -442,4 +482,9 @@ def run_harness(
         except SandboxUnavailable as exc:
             raise GradingError(f"the sandbox is unavailable, so the code was not run: {exc}") from exc
         recording = recorder.finish()
-    return Run(result=result, recording=recording)
+        if on_ready is not None and recorder.handshake_error is None and recorder.handshake is None:
+            # No announcement at all: the harness died before it (the learner's code had not run yet).
+            raise GradingError(f"the harness did not start ({last_traceback_line(result.stderr) or result.status})")
+        if recorder.handshake_error is not None:
+            raise GradingError(f"watching the run from outside failed: {recorder.handshake_error}")
+    return Run(result=result, recording=recording, handshake=recorder.handshake)

@@ -16,6 +16,19 @@ def emit(kind, payload=""):
     os.write(FD, f"{kind} {payload}".encode())  # one datagram per event
 
 
+def ready(**info):
+    """Announce this process to the grader and wait until it watches us; call before importing solution.py.
+
+    The grader trusts only this first event (the kernel tells it which process sent it),
+    so it must come before any learner code can run.
+    """
+    import json
+
+    emit("ready", json.dumps(info))
+    while os.read(FD, 64) != b"go":
+        pass
+
+
 def load_solution(name="solution"):
     """Import the learner's module; on failure report the error and exit (the grader reads `error`)."""
     try:
