@@ -91,6 +91,17 @@ def test_bad_file_is_a_clear_error_with_status_2(tmp_path, capsys, content, mess
     assert captured.out == ""
 
 
+def test_a_big_file_is_reported_at_its_real_size(tmp_path, capsys):
+    """A 5 MB answer is named as 5 MB, not as the 64 KiB + 1 bytes the command read before refusing it."""
+    make_challenge("marks")
+    answer = tmp_path / "answer.py"
+    answer.write_bytes(b"#" * 5_000_000)
+    assert grade("marks", str(answer), "--json") == 2
+    err = capsys.readouterr().err
+    assert "the code is 5,000,000 bytes; the limit is 65,536 bytes" in err
+    assert "65,537" not in err
+
+
 def test_grader_that_cannot_run_exits_3(tmp_path, capsys):
     make_challenge("marks")
     answer = tmp_path / "answer.py"

@@ -14,6 +14,7 @@ database is unreachable or not migrated.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,12 @@ def read_code(path: Path) -> str:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_CODE_BYTES + 1)
+            if len(data) > MAX_CODE_BYTES:
+                # Only the first 64 KiB + 1 were read: name the file's real size, not the bytes read.
+                size = os.fstat(handle.fileno()).st_size
+                raise CommandError(
+                    f"{path}: the code is {size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (64 KiB).", returncode=2
+                )
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file", returncode=2) from None
     except IsADirectoryError:
