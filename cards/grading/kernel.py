@@ -23,6 +23,7 @@ Django-free, like every grader. Linux only (x86_64 and aarch64 system call numbe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import threading
@@ -416,3 +417,262 @@ def describe_waits(blocked_by: Mapping[str, float]) -> Iterable[str]:
     }
     for name, seconds in sorted(blocked_by.items(), key=lambda kv: -kv[1]):
         yield f"{words.get(name, name)}: {round(seconds * 1000)} ms"
+
+
+# -- The event loop's thread, watched for a verdict (added for the blocking-call grader) -------------------
+
+SLEEPS = frozenset(SYSCALL_NUMBERS[n] for n in ("nanosleep", "clock_nanosleep") if n in SYSCALL_NUMBERS)
+SOCKET_WAITS = frozenset(
+    SYSCALL_NUMBERS[n]
+    for n in ("read", "poll", "select", "pselect6", "ppoll", "recvfrom", "recvmsg", "connect", "accept", "accept4")
+    if n in SYSCALL_NUMBERS
+)
+FUTEX = SYSCALL_NUMBERS.get("futex")
+WAIT4 = SYSCALL_NUMBERS.get("wait4")
+
+# What a sample of the loop's thread shows it doing. Only IDLE and GIL do not hold the loop by themselves.
+COMPUTING = "computing"  # on a CPU, or runnable (waiting for one)
+IDLE = "idle"  # waiting in the loop's own selector, with a timeout the loop itself would use
+SELECTOR_TIMEOUT = "selector_timeout"  # in the loop's own epoll, but with a longer timeout than the loop uses
+GIL = "gil"  # a futex wait while another thread of the process is runnable: the GIL or a hand-off to it
+SLEEPING = "sleeping"  # nanosleep / clock_nanosleep (time.sleep)
+SOCKET = "socket"  # poll/select/read/recv/connect/accept: a blocking read or wait on a socket or pipe
+LOCK = "lock"  # a futex wait while no other thread of the process is runnable: a lock, a future, a join
+CHILD = "child"  # wait4: waiting for a child process
+OTHER_EPOLL = "other_epoll"  # an epoll that is not the loop's
+OTHER_WAIT = "other_wait"  # any other wait
+HOLDING = frozenset({SELECTOR_TIMEOUT, SLEEPING, SOCKET, LOCK, CHILD, OTHER_EPOLL, OTHER_WAIT})
+
+
+def syscall_timeout_ms(sample: ThreadSample) -> int | None:
+    """The timeout argument of an epoll_wait/epoll_pwait or poll in milliseconds (-1: none), else None."""
+    name = SYSCALL_NAMES.get(sample.syscall)
+    index = {"epoll_wait": 3, "epoll_pwait": 3, "poll": 2}.get(name or "")
+    if index is None or len(sample.args) <= index:
+        return None
+    value = sample.args[index] & 0xFFFFFFFF  # an int argument: the register may hold it sign-extended
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def classify(sample: ThreadSample, loop_epfd: int | None, max_select_ms: int | None, others_running: bool) -> str:
+    """What one sample of the loop's thread shows (one of the names above).
+
+    `max_select_ms`: the longest timeout the loop itself passes to its selector (the harness keeps a
+    timer that short on the loop); a wait in the loop's own epoll with a longer or no timeout is a
+    call made by other code (e.g. `loop._selector.select(1.0)`), and it holds the loop.
+    """
+    if sample.syscall == RUNNING or sample.state == "R":
+        return COMPUTING
+    timeout = syscall_timeout_ms(sample)
+    if sample.syscall in EPOLL_WAITS:
+        if timeout == 0:
+            return IDLE  # returns at once: not a wait
+        if sample.args and loop_epfd is not None and sample.args[0] == loop_epfd:
+            if max_select_ms is not None and (timeout is None or timeout < 0 or timeout > max_select_ms):
+                return SELECTOR_TIMEOUT
+            return IDLE
+        return OTHER_EPOLL
+    if timeout == 0:
+        return IDLE  # poll(fds, n, 0): a legitimate zero-timeout poll
+    if sample.syscall in SLEEPS:
+        return SLEEPING
+    if sample.syscall in SOCKET_WAITS:
+        return SOCKET
+    if sample.syscall == FUTEX:
+        return GIL if others_running else LOCK
+    if sample.syscall == WAIT4:
+        return CHILD
+    return OTHER_WAIT if sample.state in ("S", "D") else COMPUTING
+
+
+class _ThreadFiles:
+    """Open descriptors on one thread's stat, syscall and schedstat, read with pread (cheap enough for 1 kHz)."""
+
+    def __init__(self, pid: int, tid: int) -> None:
+        base = f"/proc/{pid}/task/{tid}"
+        self.fds: list[int] = []
+        try:
+            for name in ("stat", "syscall", "schedstat"):
+                self.fds.append(os.open(f"{base}/{name}", os.O_RDONLY | os.O_CLOEXEC))
+        except PermissionError as exc:
+            self.close()
+            raise KernelViewUnavailable(f"cannot read {base}: {exc} (grading needs root to watch the sandbox)") from exc
+        except (FileNotFoundError, ProcessLookupError):
+            self.close()
+            raise
+
+    def read(self) -> ThreadSample | None:
+        at = time.monotonic()
+        try:
+            stat = os.pread(self.fds[0], 1024, 0)
+            syscall = os.pread(self.fds[1], 512, 0).split()
+            sched = os.pread(self.fds[2], 256, 0).split()
+        except (OSError, IndexError):
+            return None
+        if not stat or not sched:
+            return None
+        state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3].decode() or "?"
+        if not syscall or syscall[0] == b"running":
+            number, args = RUNNING, ()
+        else:
+            try:
+                number = int(syscall[0])
+                args = tuple(int(a, 16) for a in syscall[1:7])
+            except ValueError:
+                number, args = RUNNING, ()
+        return ThreadSample(at, state, number, args, int(sched[0]))
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
+
+
+def _others_running(pid: int, tid: int) -> bool:
+    """Whether any thread of `pid` other than `tid` is runnable (state R) right now."""
+    try:
+        names = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for name in names:
+        if name == str(tid):
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSpan:
+    """One sample of the loop's thread and the time it stands for (until the next sample)."""
+
+    at: float
+    span: float
+    kind: str
+    syscall: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoopAccount:
+    """How the loop's thread spent a window: seconds per kind (sampled), and its exact CPU and run-queue time.
+
+    `cpu` and `runqueue` come from schedstat (the scheduler's own counts, not sampled).
+    `holding` is the sampled time in kinds that hold the loop (HOLDING). `spans` keep the
+    samples for feedback (which line was running when).
+    """
+
+    window: float
+    cpu: float
+    runqueue: float
+    by_kind: Mapping[str, float]
+    by_syscall: Mapping[str, float]
+    samples: int
+    exited: bool
+    spans: tuple[LoopSpan, ...] = ()
+
+    @property
+    def holding(self) -> float:
+        return sum(v for k, v in self.by_kind.items() if k in HOLDING)
+
+
+class LoopWatch:
+    """Samples an event loop's thread from outside, about every `interval` seconds, until stopped.
+
+    Like ThreadWatch, plus what a verdict on the loop needs: each sample is classified at once
+    (`classify`), looking at the process's other threads only when the loop's thread is in a
+    futex wait (to tell the GIL from a lock). Run-queue time is kept from schedstat too.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        loop_epfd: int,
+        tid: int | None = None,
+        interval: float = 0.001,
+        max_select_ms: int | None = None,
+    ) -> None:
+        self.pid = pid
+        self.tid = tid if tid is not None else pid
+        self.loop_epfd = loop_epfd
+        self.interval = interval
+        self.max_select_ms = max_select_ms
+        self.samples: list[tuple[ThreadSample, str, int]] = []  # (sample, kind, run-queue ns)
+        self.exited = False
+        self.exited_at: float | None = None
+        self._files = _ThreadFiles(pid, self.tid)
+        self._runq = os.open(f"/proc/{pid}/task/{self.tid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grading-loop-watch", daemon=True)
+
+    def _take(self) -> bool:
+        sample = self._files.read()
+        if sample is None:
+            self.exited = True
+            self.exited_at = time.monotonic()
+            return False
+        try:
+            runq = int(os.pread(self._runq, 256, 0).split()[1])
+        except (OSError, IndexError, ValueError):
+            runq = self.samples[-1][2] if self.samples else 0
+        others = sample.syscall == FUTEX and sample.state != "R" and _others_running(self.pid, self.tid)
+        self.samples.append((sample, classify(sample, self.loop_epfd, self.max_select_ms, others), runq))
+        return True
+
+    def start(self) -> LoopWatch:
+        if self._take():
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        wait = self._stop.wait
+        while not wait(self.interval):
+            if not self._take():
+                return
+
+    def stop(self) -> LoopWatch:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        self._files.close()
+        with contextlib.suppress(OSError):
+            os.close(self._runq)
+        return self
+
+    def account(self, start: float, end: float) -> LoopAccount:
+        """What the loop's thread did in [start, end] (grader's monotonic clock)."""
+        inside = [s for s in self.samples if start <= s[0].at <= end]
+        by_kind: dict[str, float] = {}
+        by_syscall: dict[str, float] = {}
+        spans = []
+        for (sample, kind, _), after in zip(inside, [*inside[1:], None], strict=True):
+            span = (after[0].at if after else end) - sample.at
+            by_kind[kind] = by_kind.get(kind, 0.0) + span
+            if kind in HOLDING:
+                by_syscall[sample.syscall_name] = by_syscall.get(sample.syscall_name, 0.0) + span
+            spans.append(LoopSpan(sample.at, span, kind, sample.syscall_name))
+        cpu = runq = 0.0
+        if len(inside) >= 2:
+            cpu = (inside[-1][0].cpu_ns - inside[0][0].cpu_ns) / 1e9
+            runq = (inside[-1][2] - inside[0][2]) / 1e9
+        return LoopAccount(
+            window=max(0.0, end - start),
+            cpu=cpu,
+            runqueue=runq,
+            by_kind=by_kind,
+            by_syscall=by_syscall,
+            samples=len(inside),
+            exited=self.exited,
+            spans=tuple(spans),
+        )
+
+    def __enter__(self) -> LoopWatch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
