@@ -1,82 +1,178 @@
 """Admin for challenges (authoring, with a grading check) and submissions (read-only history).
 
-The "Grade reference and starter" button and action grade both pieces of code
-through `cards.submissions.grade_challenge`, the call the worker makes, in the
-sandbox, synchronously: the author sees at once that the reference passes and
-the starter fails. Nothing is saved by it.
+The "Grade reference and starter" button and action never grade in the web process:
+they save a `ChallengeCheck` (a snapshot of the code and grader) and queue
+`cards.tasks.run_challenge_check` on the "sandbox" queue once the transaction commits.
+A worker grades both pieces in the sandbox; the check's page shows each verdict when
+it is ready (it reloads itself while the check is pending). A check is not a learner's
+Submission: it feeds no practice card, attempt count or statistic.
+
+This module must not import `cards.grading` or `cards.sandbox` (an import contract in
+pyproject.toml checks it): the grader kinds offered come from what the workers report.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from kombu.exceptions import OperationalError
 
+from . import tasks, worker_heartbeat
 from .challenge_loader import practice_card_for
-from .grading import GRADERS, GradingError, InvalidSubmission, Verdict
 from .markdown import render_markdown
-from .models import Challenge, Submission
-from .submissions import enqueue_on_commit, grade_challenge
+from .models import Challenge, ChallengeCheck, Submission
+from .submissions import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+CheckStatus = ChallengeCheck.Status
+PENDING = (CheckStatus.QUEUED, CheckStatus.RUNNING)
+# Publishing a check: one quick retry, then say the broker is unreachable (never hang the request).
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
 @dataclass(frozen=True, slots=True)
-class CodeCheck:
-    """One piece of a challenge's code graded for the author: what was expected and what happened."""
+class PieceResult:
+    """One piece of a check (the reference or the starter) as the author sees it."""
 
     label: str
     should_pass: bool
-    verdict: Verdict | None
-    error: str = ""
+    verdict: dict[str, Any] | None
+    error: str
+
+    @property
+    def graded(self) -> bool:
+        return self.verdict is not None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.verdict and self.verdict.get("passed"))
 
     @property
     def as_expected(self) -> bool:
-        return self.verdict is not None and self.verdict.passed == self.should_pass
+        return self.graded and self.passed == self.should_pass
 
 
 @dataclass(frozen=True, slots=True)
-class ChallengeCheck:
-    """The grading check of one challenge: its reference and its starter."""
+class CheckView:
+    """A ChallengeCheck for the admin's pages: its state, and both pieces once the worker is done."""
 
-    challenge: Challenge
-    results: tuple[CodeCheck, ...]
+    check: ChallengeCheck
+    state: str  # queued, running, done, error, or stale (running past the stale limit, not yet swept)
+    results: tuple[PieceResult, ...]
+
+    @property
+    def challenge(self) -> Challenge:
+        return self.check.challenge
+
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING
 
     @property
     def ok(self) -> bool:
-        return all(result.as_expected for result in self.results)
+        return self.state == CheckStatus.DONE and all(result.as_expected for result in self.results)
 
 
-def _grade_for_author(challenge: Challenge, label: str, code: str, should_pass: bool) -> CodeCheck:
-    if not code.strip():
-        return CodeCheck(label, should_pass, None, "No code to grade.")
+def check_view(check: ChallengeCheck, now: Any = None) -> CheckView:
+    now = now or timezone.now()
+    state = check.status
+    if (
+        state == CheckStatus.RUNNING
+        and check.started_at
+        and now - check.started_at > timedelta(seconds=tasks.CHECK_STALE_SECONDS)
+    ):
+        state = "stale"
+    results: tuple[PieceResult, ...] = ()
+    if check.status == CheckStatus.DONE:
+        results = (
+            PieceResult("Reference solution", True, check.reference_verdict, check.reference_error),
+            PieceResult("Starter code", False, check.starter_verdict, check.starter_error),
+        )
+    return CheckView(check, state, results)
+
+
+def queue_check(challenge: Challenge, requested_by: Any) -> ChallengeCheck:
+    """Save a queued check of `challenge` and publish its task when the transaction commits.
+
+    If the broker cannot be reached, the check ends at once as "error" saying so: the
+    request never waits for a worker and never grades anything itself.
+    """
+    check = ChallengeCheck.objects.create(
+        challenge=challenge,
+        requested_by=requested_by,
+        grader_kind=challenge.grader_kind,
+        grader_params=challenge.grader_params or {},
+        reference_code=challenge.reference_solution,
+        starter_code=challenge.starter_code,
+    )
+
+    def publish() -> None:
+        try:
+            result = tasks.run_challenge_check.apply_async(
+                (check.pk,), queue="sandbox", retry=True, retry_policy=PUBLISH_RETRY_POLICY
+            )
+        except OperationalError as exc:
+            logger.warning("broker unreachable: author check %s not queued: %s", check.pk, exc)
+            ChallengeCheck.objects.filter(pk=check.pk, status=CheckStatus.QUEUED).update(
+                status=CheckStatus.ERROR,
+                error_message=(
+                    "The task queue (Redis) could not be reached, so no worker was asked to grade this check. "
+                    "Nothing was graded; try again once Redis is up."
+                ),
+                finished_at=timezone.now(),
+            )
+        else:
+            ChallengeCheck.objects.filter(pk=check.pk).update(task_id=result.id or "")
+
+    transaction.on_commit(publish)
+    return check
+
+
+def worker_notice() -> str:
+    """Why a queued check may wait: no worker heartbeat lately, or Redis unreachable; "" if workers are alive."""
+    max_age = settings.WORKER_HEARTBEAT_MAX_AGE
     try:
-        return CodeCheck(label, should_pass, grade_challenge(challenge, code))
-    except (GradingError, InvalidSubmission) as exc:
-        return CodeCheck(label, should_pass, None, str(exc))
-
-
-def check_challenge(challenge: Challenge) -> ChallengeCheck:
-    """Grade the reference (must pass) and the starter (must fail) of one challenge."""
-    return ChallengeCheck(
-        challenge,
-        (
-            _grade_for_author(challenge, "Reference solution", challenge.reference_solution, should_pass=True),
-            _grade_for_author(challenge, "Starter code", challenge.starter_code, should_pass=False),
-        ),
+        alive = worker_heartbeat.recent_workers(max_age)
+    except Exception:  # redis.RedisError and friends: say so rather than fail the page
+        return "Redis cannot be reached: no worker can be asked to grade, and none can report back."
+    if alive:
+        return ""
+    return (
+        f"No worker has reported in the last {max_age} s: a queued check waits until a worker serving the "
+        '"sandbox" queue starts (celery -A studyapp worker -Q sandbox,default).'
     )
 
 
+def reported_grader_kinds() -> list[str]:
+    """The grader kinds the workers registered (published by each worker when it starts)."""
+    try:
+        return list(cache.get(tasks.GRADER_KINDS_KEY) or ())
+    except Exception:  # Redis down: offer only the current kind, and say why
+        logger.warning("could not read the grader kinds from the cache", exc_info=True)
+        return []
+
+
 class ChallengeForm(forms.ModelForm):
-    """Offers the grader kinds that exist, so an author cannot name one that does not."""
+    """Offers the grader kinds the workers can run, so an author cannot name one that does not exist."""
 
     class Meta:
         model = Challenge
@@ -96,15 +192,14 @@ class ChallengeForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        from .grading import graders  # noqa: F401  (importing registers every grader kind)
-
-        kinds = sorted(GRADERS)
+        kinds = sorted(reported_grader_kinds())
+        help_text = "The grader that measures submissions (the kinds the workers reported)."
+        if not kinds:
+            help_text = "No worker has reported its grader kinds yet: start a worker to offer them."
         current = self.instance.grader_kind if self.instance.pk else ""
         if current and current not in kinds:
             kinds.append(current)  # keep showing a kind whose grader was removed, rather than hide it
-        self.fields["grader_kind"] = forms.ChoiceField(
-            choices=[(kind, kind) for kind in kinds], help_text="The grader that measures submissions."
-        )
+        self.fields["grader_kind"] = forms.ChoiceField(choices=[(kind, kind) for kind in kinds], help_text=help_text)
 
 
 @admin.register(Challenge)
@@ -148,46 +243,82 @@ class ChallengeAdmin(admin.ModelAdmin):
             obj.practice_card = practice_card_for(obj.slug, obj.title, obj.position)
         super().save_model(request, obj, form, change)
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        latest = ChallengeCheck.objects.filter(challenge_id=object_id).select_related("challenge").first()
+        extra_context = {**(extra_context or {}), "latest_check": check_view(latest) if latest else None}
+        if latest is not None:
+            extra_context["latest_check_url"] = checks_url([latest])
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "<int:pk>/grade-check/",
                 self.admin_site.admin_view(self.grade_check_view),
                 name="cards_challenge_grade_check",
-            )
+            ),
+            path("checks/", self.admin_site.admin_view(self.checks_view), name="cards_challenge_checks"),
         ]
         return own + super().get_urls()
 
     def grade_check_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """The change page's button: POST grades reference and starter and shows the results."""
+        """The change page's button: POST queues a check of reference and starter, then shows it."""
         challenge = get_object_or_404(Challenge, pk=pk)
         if not self.has_change_permission(request, challenge):
             return HttpResponse(status=403)
         if request.method != "POST":
             return HttpResponse("Use the button on the challenge's page.", status=405)
-        return self._render_checks(request, [check_challenge(challenge)])
+        return self._queue_checks(request, [challenge])
 
-    @admin.action(description="Grade reference and starter (in the sandbox)", permissions=["change"])
+    @admin.action(description="Grade reference and starter (queued on a worker)", permissions=["change"])
     def grade_reference_and_starter(self, request: HttpRequest, queryset: QuerySet[Challenge]) -> HttpResponse:
-        return self._render_checks(request, [check_challenge(challenge) for challenge in queryset])
+        return self._queue_checks(request, list(queryset))
 
-    def _render_checks(self, request: HttpRequest, checks: list[ChallengeCheck]) -> HttpResponse:
-        for check in checks:
-            if check.ok:
-                self.message_user(request, f"{check.challenge.slug}: the reference passes and the starter fails.")
-            else:
-                self.message_user(
-                    request,
-                    f"{check.challenge.slug}: the reference must pass and the starter must fail; see below.",
-                    level=messages.WARNING,
-                )
+    def _queue_checks(self, request: HttpRequest, challenges: list[Challenge]) -> HttpResponse:
+        with transaction.atomic():
+            checks = [queue_check(challenge, request.user) for challenge in challenges]
+        # The commit has run the publishing: a check that could not be queued is already "error".
+        failed = ChallengeCheck.objects.filter(pk__in=[c.pk for c in checks], status=CheckStatus.ERROR).count()
+        if failed:
+            self.message_user(
+                request,
+                f"{failed} check(s) could not be queued: the task queue (Redis) is unreachable. Nothing was graded.",
+                level=messages.ERROR,
+            )
+        if len(checks) > failed:
+            self.message_user(
+                request,
+                f"{len(checks) - failed} check(s) queued: a worker grades the reference and the starter in the "
+                "sandbox; this page shows the results when they are ready.",
+            )
+        return HttpResponseRedirect(checks_url(checks))
+
+    def checks_view(self, request: HttpRequest) -> HttpResponse:
+        """The results of the checks named by `?id=`: state, and each verdict once done; reloads while pending."""
+        if not self.has_view_or_change_permission(request):
+            return HttpResponse(status=403)
+        ids = [int(value) for value in request.GET.getlist("id") if value.isdigit()]
+        rows = ChallengeCheck.objects.filter(pk__in=ids).select_related("challenge", "requested_by")
+        now = timezone.now()
+        views = [check_view(check, now) for check in sorted(rows, key=lambda c: ids.index(c.pk))]
+        pending = any(view.pending for view in views)
         context = {
             **self.admin_site.each_context(request),
             "title": "Grading check",
             "opts": self.model._meta,
-            "checks": checks,
+            "checks": views,
+            "pending": pending,
+            "worker_notice": worker_notice() if any(v.state == CheckStatus.QUEUED for v in views) else "",
+            "refresh_seconds": 2,
         }
         return TemplateResponse(request, "admin/cards/challenge/grade_check.html", context)
+
+
+def checks_url(checks: list[ChallengeCheck]) -> str:
+    """The page that shows these checks."""
+    return reverse("admin:cards_challenge_checks") + "?" + urlencode([("id", check.pk) for check in checks])
 
 
 class SubmissionStatusFilter(admin.SimpleListFilter):

@@ -280,3 +280,45 @@ class ReminderSend(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.user} {self.local_date} {self.status}"
+
+
+class ChallengeCheck(models.Model):
+    """An author's check of a challenge: its reference must pass and its starter must fail.
+
+    Graded on a worker (queue "sandbox"), never in the web process, from a snapshot of
+    the code and grader taken when the author asked. Not a learner's Submission: it
+    feeds no practice card, attempt count or statistic.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        ERROR = "error", "Error"
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="checks")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="challenge_checks"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    grader_kind = models.CharField(max_length=64)
+    grader_params = models.JSONField(default=dict, blank=True)
+    reference_code = models.TextField(blank=True)
+    starter_code = models.TextField(blank=True)
+    reference_verdict = models.JSONField(null=True, blank=True)
+    starter_verdict = models.JSONField(null=True, blank=True)
+    reference_error = models.TextField(blank=True, help_text="Why the reference was not graded, if it was not.")
+    starter_error = models.TextField(blank=True, help_text="Why the starter was not graded, if it was not.")
+    error_message = models.TextField(blank=True, help_text="Why the check as a whole did not finish.")
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="The Celery worker that graded it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="challenge_check_sweep")]
+
+    def __str__(self) -> str:
+        return f"check {self.pk} of {self.challenge_id} ({self.status})"

@@ -34,7 +34,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import shared_task
+from celery import shared_task, signals
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
@@ -252,3 +252,124 @@ def sweep_stuck_submissions() -> dict[str, int]:
     if requeued:
         logger.info("sweep queued %d stuck submission(s) again", requeued)
     return {"requeued": requeued}
+
+
+# --- Author checks (issue 9): the admin's "Grade reference and starter", on the worker -------------
+#
+# The admin saves a ChallengeCheck (a snapshot of the code and grader) and queues this task on the
+# "sandbox" queue after the commit; the web process never grades. A check is not a Submission: no
+# practice card, attempt count or statistic sees it. A worker claims a queued check with a
+# conditional update and writes the result only while the check is still running with its claim;
+# a check left running by a worker that died (or never picked up) is ended as "error" by the
+# periodic `expire_stale_challenge_checks`, and the admin shows it as stale until then.
+
+CHECK_STALE_SECONDS = _setting("AUTHOR_CHECK_STALE_SECONDS", HARD_TIME_LIMIT + 30)
+CHECK_QUEUED_STALE_SECONDS = _setting("AUTHOR_CHECK_QUEUED_STALE_SECONDS", QUEUED_STALE_SECONDS)
+GRADER_KINDS_KEY = "challenges:grader-kinds"
+
+
+def _check_piece(kind: str, params: dict[str, Any], code: str) -> tuple[dict[str, Any] | None, str]:
+    """Grade one piece of an author's check: (the verdict as JSON, "") or (None, why it was not graded)."""
+    from .grading import grade
+
+    if not code.strip():
+        return None, "No code to grade."
+    try:
+        return _verdict_json(grade(kind, code, params)), ""
+    except GradingError as exc:
+        return None, f"The grader could not run: {exc}"
+    except InvalidSubmission as exc:
+        return None, str(exc)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=HARD_TIME_LIMIT,
+)
+def run_challenge_check(self, check_id: int) -> str:
+    """Grade an author's check (reference, then starter) and store both results; returns what happened."""
+    from .models import ChallengeCheck
+
+    checks = ChallengeCheck.objects
+    started = timezone.now()
+    worker = self.request.hostname or ""
+    if not checks.filter(pk=check_id, status=ChallengeCheck.Status.QUEUED).update(
+        status=ChallengeCheck.Status.RUNNING, started_at=started, worker=worker
+    ):
+        # Done, ended, missing, or another worker has it (a duplicate or redelivered message).
+        return "already taken"
+    owned = checks.filter(pk=check_id, status=ChallengeCheck.Status.RUNNING, started_at=started, worker=worker)
+    check = checks.get(pk=check_id)
+    params = dict(check.grader_params or {})
+    try:
+        reference = _check_piece(check.grader_kind, params, check.reference_code)
+        starter = _check_piece(check.grader_kind, params, check.starter_code)
+    except SoftTimeLimitExceeded:
+        owned.update(
+            status=ChallengeCheck.Status.ERROR,
+            error_message=f"The check took longer than {SOFT_TIME_LIMIT} s and was stopped.",
+            finished_at=timezone.now(),
+        )
+        return "error"
+    except Exception:
+        logger.exception("challenge check %s: grader %s crashed", check_id, check.grader_kind)
+        owned.update(
+            status=ChallengeCheck.Status.ERROR,
+            error_message="The grader crashed; the traceback is in the worker's log.",
+            finished_at=timezone.now(),
+        )
+        return "error"
+    saved = owned.update(
+        status=ChallengeCheck.Status.DONE,
+        reference_verdict=reference[0],
+        reference_error=reference[1],
+        starter_verdict=starter[0],
+        starter_error=starter[1],
+        finished_at=timezone.now(),
+    )
+    return "done" if saved else "superseded"
+
+
+@shared_task
+def expire_stale_challenge_checks() -> dict[str, int]:
+    """End as "error" the author checks left running (the worker died) or never picked up (periodic, in beat)."""
+    from .models import ChallengeCheck
+
+    now = timezone.now()
+    running = ChallengeCheck.objects.filter(
+        status=ChallengeCheck.Status.RUNNING, started_at__lt=now - timedelta(seconds=CHECK_STALE_SECONDS)
+    ).update(
+        status=ChallengeCheck.Status.ERROR,
+        error_message=(
+            f"The worker stopped before finishing this check (still running after {CHECK_STALE_SECONDS} s: "
+            "it was killed or lost). Nothing was judged; run the check again."
+        ),
+        finished_at=now,
+    )
+    queued = ChallengeCheck.objects.filter(
+        status=ChallengeCheck.Status.QUEUED, created_at__lt=now - timedelta(seconds=CHECK_QUEUED_STALE_SECONDS)
+    ).update(
+        status=ChallengeCheck.Status.ERROR,
+        error_message=(
+            f"No worker picked this check up within {CHECK_QUEUED_STALE_SECONDS} s. "
+            "Start a worker on the sandbox queue and run the check again."
+        ),
+        finished_at=now,
+    )
+    if running or queued:
+        logger.info("ended %d stale running and %d stale queued author check(s)", running, queued)
+    return {"running": running, "queued": queued}
+
+
+@signals.worker_ready.connect(dispatch_uid="cards.tasks.publish_grader_kinds")
+def _publish_grader_kinds(sender: Any = None, **kwargs: Any) -> None:
+    """Tell the web which grader kinds the workers can run, so that the admin offers them without loading graders."""
+    from .grading import GRADERS, graders  # noqa: F401  (importing registers every grader kind)
+
+    try:
+        cache.set(GRADER_KINDS_KEY, sorted(GRADERS), timeout=None)
+    except Exception:  # Redis down: the worker cannot work either; the admin says no kinds were reported
+        logger.warning("could not publish the grader kinds", exc_info=True)

@@ -189,6 +189,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Author checks (issue 9): the admin's "Grade reference and starter" runs on a worker, on the
+# sandbox queue, never in the web process (cards.tasks.run_challenge_check). A check still
+# running after AUTHOR_CHECK_STALE_SECONDS (default: the grading hard time limit + 30 s) or
+# still queued after AUTHOR_CHECK_QUEUED_STALE_SECONDS is ended as "error" by beat.
+CELERY_TASK_ROUTES["cards.tasks.run_challenge_check"] = {"queue": "sandbox"}
+AUTHOR_CHECK_STALE_SECONDS = env_int("AUTHOR_CHECK_STALE_SECONDS", 0) or None
+AUTHOR_CHECK_QUEUED_STALE_SECONDS = env_int("AUTHOR_CHECK_QUEUED_STALE_SECONDS", 0) or None
+
 # Mail: console in development, SMTP (or anything) via EMAIL_* in production.
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
