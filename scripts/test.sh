@@ -15,6 +15,9 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "==> import contracts"
+.venv/bin/lint-imports
+
 # The app serves collected static files (whitenoise), as run.sh and the Dockerfile set up.
 .venv/bin/python manage.py collectstatic --noinput -v0
 
