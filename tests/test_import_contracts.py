@@ -1,0 +1,60 @@
+"""The import contracts (pyproject.toml, [tool.importlinter]) hold, and break when the web's code imports grading.
+
+scripts/test.sh runs `lint-imports` on the repository; this checks that the contracts
+really catch what they are for, on a copy of the code with one forbidden import added.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
+
+
+def lint(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache"], cwd=folder, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    for name in ("cards", "studyapp"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "challenges"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_contracts_hold_on_the_code_as_it_is(copy):
+    done = lint(copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 kept, 0 broken" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("cards/views/home.py", "from cards.grading import grade  # noqa", "cards.views.home -> cards.grading"),
+        (
+            "cards/admin_challenges.py",
+            "from .sandbox import run_python  # noqa",
+            "cards.admin_challenges -> cards.sandbox",
+        ),
+        # Indirectly: through a module that is not the web's but imports the sandbox.
+        (
+            "studyapp/middleware.py",
+            "from cards.management.commands import sandbox_run  # noqa",
+            "sandbox_run -> cards.sandbox",
+        ),
+    ],
+)
+def test_a_forbidden_import_breaks_a_contract(copy, module, line, broken):
+    path = copy / module
+    path.write_text(path.read_text() + f"\n{line}\n")
+    done = lint(copy)
+    assert done.returncode == 1, done.stdout
+    assert "BROKEN" in done.stdout and broken in done.stdout
