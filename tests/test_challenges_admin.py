@@ -171,7 +171,6 @@ def test_a_piece_that_cannot_be_graded_says_why(author):
 
 
 def test_a_queued_check_without_a_live_worker_says_so(client, author, monkeypatch):
-    monkeypatch.setattr(tasks, "CHECK_STALE_SECONDS", 60)
     from cards import worker_heartbeat
 
     monkeypatch.setattr(worker_heartbeat, "recent_workers", lambda max_age: [])
