@@ -11,13 +11,15 @@ Prints, per answer: median and max wall time of one grading, the sandbox run's
 own wall time, the time the fixture alone makes the answer wait (its delay per
 request, times the requests that must wait one after another: 1 for ten
 overlapping calls, 10 for serial ones), the loop figures measured, and a final
-JSON line.
+JSON line. The machine's load average is printed first: figures from a busy
+machine are not comparable with figures from an idle one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,10 +60,11 @@ def main() -> None:
     args = parser.parse_args()
 
     answers = {name: (CHALLENGE / f"{name}.py").read_text(encoding="utf-8") for name in ("reference", "starter")}
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     started = time.monotonic()
-    grade(KIND, "async def get_data(url):\n    return {}\n", PARAMS)  # calibrates once for this process
+    grade(KIND, "async def get_data(url):\n    return {}\n", PARAMS)  # imports (and, before, calibration)
     calibration = time.monotonic() - started
-    print(f"calibration + one trivial grading: {calibration:.2f} s")
+    print(f"first grading in this process (a trivial answer): {calibration:.2f} s")
 
     jobs = [name for name in answers for _ in range(args.runs)]
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -87,6 +90,7 @@ def main() -> None:
             f"fixture wait {figures['fixture_wait_s']:.2f} s  loop computing {figures['computing_ms_median']} ms, "
             f"blocked {figures['blocked_ms_median']} ms  in flight {figures['in_flight_median']}"
         )
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(summary))
 
 

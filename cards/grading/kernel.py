@@ -427,6 +427,12 @@ SOCKET_WAITS = frozenset(
     for n in ("read", "poll", "select", "pselect6", "ppoll", "recvfrom", "recvmsg", "connect", "accept", "accept4")
     if n in SYSCALL_NUMBERS
 )
+# Opening, listing and mapping files (a lazy import, a certificate bundle): brief, and not a wait on anything.
+_FILE_SYSCALLS = {
+    "x86_64": (3, 4, 5, 6, 8, 9, 10, 11, 12, 17, 21, 89, 217, 257, 262, 332),
+    "aarch64": (48, 56, 57, 61, 62, 67, 78, 79, 80, 214, 215, 222, 226, 291),
+}
+FILE_IO_SYSCALLS = frozenset(_FILE_SYSCALLS.get(platform.machine(), _FILE_SYSCALLS["x86_64"]))
 FUTEX = SYSCALL_NUMBERS.get("futex")
 WAIT4 = SYSCALL_NUMBERS.get("wait4")
 
@@ -441,6 +447,7 @@ LOCK = "lock"  # a futex wait while no other thread of the process is runnable: 
 CHILD = "child"  # wait4: waiting for a child process
 OTHER_EPOLL = "other_epoll"  # an epoll that is not the loop's
 OTHER_WAIT = "other_wait"  # any other wait
+FILE_IO = "file_io"  # opening, listing or mapping files (brief: does not count as holding the loop)
 HOLDING = frozenset({SELECTOR_TIMEOUT, SLEEPING, SOCKET, LOCK, CHILD, OTHER_EPOLL, OTHER_WAIT})
 
 
@@ -482,6 +489,8 @@ def classify(sample: ThreadSample, loop_epfd: int | None, max_select_ms: int | N
         return GIL if others_running else LOCK
     if sample.syscall == WAIT4:
         return CHILD
+    if sample.syscall in FILE_IO_SYSCALLS:
+        return FILE_IO
     return OTHER_WAIT if sample.state in ("S", "D") else COMPUTING
 
 

@@ -149,10 +149,20 @@ class Recorder:
     machine is loaded). It also names the sending process (SCM_CREDENTIALS),
     so the grader knows which process did what. Use as a context manager around
     `run_python(..., pass_fds=(rec.fd,))`, then `finish()` for the Recording.
+
+    `on_event(event)`, if given, sees every later event on the reader thread as it
+    arrives; bytes it returns are sent back to the sandbox (a reply the harness reads
+    from the same descriptor). Anything in the sandbox may send events: a reply must
+    give away nothing the grader would not give the learner's code.
     """
 
-    def __init__(self, on_ready: Callable[[Handshake], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_ready: Callable[[Handshake], None] | None = None,
+        on_event: Callable[[Event], bytes | None] | None = None,
+    ) -> None:
         self._on_ready = on_ready
+        self._on_event = on_event
         self.handshake: Handshake | None = None
         self.handshake_error: str | None = None
         self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -200,9 +210,12 @@ class Recorder:
             text = data.rstrip(b"\n").decode("utf-8", errors="replace")
             kind_, _, payload = text.partition(" ")
             first = not self._recording.events
-            self._recording.events.append(Event(at, kind_, payload, pid))
+            event = Event(at, kind_, payload, pid)
+            self._recording.events.append(event)
             if first and self._on_ready is not None:
                 self._shake(kind_, payload, pid, at)
+            elif not first and self._on_event is not None:
+                self._reply(event)
 
     def _shake(self, kind: str, payload: str, pid: int | None, at: float) -> None:
         """The harness's first event, sent before the learner's module is imported: the only one trusted.
@@ -223,6 +236,16 @@ class Recorder:
             self.handshake_error = str(exc) or type(exc).__name__
         with contextlib.suppress(OSError):
             self._ours.send(b"go")
+
+    def _reply(self, event: Event) -> None:
+        try:
+            answer = self._on_event(event)
+        except Exception as exc:  # noqa: BLE001  (reported like a failed handshake: our side failed)
+            self.handshake_error = self.handshake_error or f"answering {event.kind!r}: {exc}"
+            return
+        if answer:
+            with contextlib.suppress(OSError):
+                self._ours.send(answer)
 
     def finish(self, timeout: float = 5.0) -> Recording:
         """Wait until every datagram already sent has been read, then return what arrived.

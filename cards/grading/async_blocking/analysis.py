@@ -1,32 +1,19 @@
-"""Turn the fixture's record of one run into measurements: results, stalls, overlap, tampering.
+"""Turn what was seen of one run into measurements: results, the loop's thread, overlap.
 
-Pure functions over the report that fixture_server.py prints (plain dicts and
-lists, times in seconds on the fixture's clock). Nothing here runs code.
+Pure functions over a RunOutcome (runner.py). Nothing here runs code. The verdict's
+inputs all come from outside the learner's process:
 
-A *stall* is a gap in the heartbeat longer than `threshold`. For each stall the
-scheduler's accounting of the loop thread (sampled from outside) splits the
-wall time into:
+- results: a returned value counts only when it equals, exactly, a body the fixture
+  sent for that call's URL (fresh random bodies, per request);
+- the loop: kernel.LoopAccount, the loop's thread sampled from /proc by the grader,
+  each sample classified by the system call it was in (kernel.classify), and its
+  exact CPU time (schedstat), over the window from the moment the URLs went into
+  the sandbox until the process ended;
+- overlap: the fixture's own times for the requests whose bodies the results carry,
+  so a throw-away request counts for nothing.
 
-- computing: the loop thread was on a CPU (the learner's code busy);
-- waiting for a CPU: runnable but not running (the machine is loaded; not the
-  learner's fault, so it is excused);
-- asleep: neither, i.e. blocked in a system call (a blocking socket read,
-  `time.sleep`, a lock, joining a thread, waiting for a child process).
-
-Not all sleep is a blocking call: a loop thread waiting for the GIL while the
-learner's worker threads hold it (to_thread, run_in_executor) sleeps too. The
-fixture tells the two apart from outside at each sample: a GIL wait is a futex
-wait whose deadline is at most one switch interval (5 ms) away (read from
-/proc/<pid>/task/<pid>/syscall and the process's memory); anything else (a
-socket read, `time.sleep`, `Thread.join`, `Future.result`, `Queue.get`,
-`subprocess.run`) is not. The GIL's share of a stall's sleep is excused, plus a
-small flat allowance; what is left is *blocked*. Where no sample classified the
-wait (a stall too short, or no probe on this machine), sleep is excused up to
-GIL_STRETCH per wake-up of the loop thread, no more than the CPU time the other
-threads used meanwhile.
-
-"Held" = computing + blocked: how long the learner's code kept the loop from
-running, whatever the load on the machine.
+The watchdog's stack samples come through the process: they only say *which line*
+was running when the kernel saw the loop held (feedback), never whether it was.
 """
 
 from __future__ import annotations
@@ -38,48 +25,42 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-NS = 1e9
-GIL_ALLOWANCE = 0.03  # seconds of sleep per stall excused outright (hand-offs, sampling error)
-ONCE = ("hello", "ready", "not_coroutine_function", "import_error", "start", "end")
-GIL_STRETCH = 0.01  # longest GIL wait between two wake-ups: twice CPython's 5 ms switch interval
-GIL_WAIT, OTHER_WAIT = 1, 2  # the fixture's reading of /proc/<pid>/task/<pid>/syscall at a sample
+from cards.grading import kernel
 
+from .runner import RunOutcome
 
-@dataclass(frozen=True, slots=True)
-class Stall:
-    """One heartbeat gap, split by the scheduler's accounting of the loop thread."""
-
-    start: float
-    end: float
-    computing: float
-    waiting_for_cpu: float
-    asleep: float
-    blocked: float
-
-    @property
-    def wall(self) -> float:
-        return self.end - self.start
-
-    @property
-    def held(self) -> float:
-        return self.computing + self.blocked
+# What a kind of wait is called in feedback.
+KIND_WORDS = {
+    kernel.COMPUTING: "computing on the CPU",
+    kernel.SLEEPING: "sleeping (a call like time.sleep)",
+    kernel.SOCKET: "waiting on a socket (a blocking network call)",
+    kernel.LOCK: "waiting on a lock, a thread or a future (e.g. .result() or .join())",
+    kernel.CHILD: "waiting for a child process",
+    kernel.SELECTOR_TIMEOUT: "waiting in the event loop's own selector, called directly with a timeout",
+    kernel.OTHER_EPOLL: "waiting in an epoll or selector of its own",
+    kernel.OTHER_WAIT: "waiting in a blocking system call",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class LineBlame:
-    """Time the loop was held while the watchdog saw the loop thread on one line of solution.py."""
+    """Time the kernel saw the loop held while the watchdog saw the loop thread on one line (feedback only)."""
 
     line: int | None
     code: str
     where: str
     held: float
-    computing: float
-    samples: int
+    kinds: dict[str, float]
+    calls: int  # how many different calls (tasks) were seen on it
+
+    @property
+    def kind(self) -> str:
+        return max(self.kinds.items(), key=lambda kv: kv[1])[0] if self.kinds else kernel.COMPUTING
 
 
 @dataclass(frozen=True, slots=True)
 class Measurements:
-    """Everything the checks need, measured from outside the learner's process."""
+    """Everything the checks need."""
 
     imported: bool
     coroutine_function: bool
@@ -87,20 +68,22 @@ class Measurements:
     results: list[dict[str, Any]]
     right: int
     calls: int
-    stalls: tuple[Stall, ...]
-    held: float
-    computing: float
-    asleep: float
-    blocked: float
-    waiting_for_cpu: float
-    longest: float
+    answered: int  # calls that returned or raised (results of any kind)
+    observed: bool
+    cpu: float  # the loop thread's CPU time in the window (schedstat)
+    runqueue: float  # its time waiting for a CPU (the machine's load; never counted)
+    holding: float  # sampled time in waits that hold the loop
+    by_kind: dict[str, float]
+    by_syscall: dict[str, float]
+    window: float
     max_in_flight: int
     requests: int
-    finished: bool
-    tampering: tuple[str, ...]
+    unmatched_requests: int
     blame: tuple[LineBlame, ...] = field(default_factory=tuple)
-    sched_samples: int = 0
-    observed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.answered == self.calls
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -116,201 +99,147 @@ def same_json(a: Any, b: Any) -> bool:
     return a == b
 
 
-def check_results(report: dict[str, Any], tokens: list[str]) -> list[dict[str, Any]]:
-    """For each call, whether its result is exactly a body the server sent for that call's token."""
-    sent: dict[str, list[Any]] = defaultdict(list)
-    for request in report["requests"]:
-        if request.get("token") is not None:
-            sent[request["token"]].append(json.loads(request["body"]))
+def _payloads(outcome: RunOutcome, kind: str) -> list[tuple[float, dict[str, Any]]]:
+    out = []
+    for event in outcome.recording.of_kind(kind):
+        try:
+            value = json.loads(event.payload)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append((event.at, value))
+    return out
+
+
+def check_results(outcome: RunOutcome) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per call, whether its result is exactly a body the fixture sent for its URL; and the requests it carries."""
+    sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for request in outcome.report["requests"]:
+        if request.get("token") is not None and request.get("method") == "GET" and "released" in request:
+            sent[request["token"]].append(request)
     got: dict[int, dict[str, Any]] = {}
-    for message in report["messages"]:
-        if message.get("t") == "result" and isinstance(message.get("i"), int) and message["i"] not in got:
-            got[message["i"]] = message
-    outcomes = []
-    for index, token in enumerate(tokens):
+    for _, message in _payloads(outcome, "result"):
+        index = message.get("i")
+        if isinstance(index, int) and not isinstance(index, bool) and index not in got:
+            got[index] = message
+    outcomes, carried = [], []
+    for index, token in enumerate(outcome.tokens):
         message = got.get(index)
-        outcome: dict[str, Any] = {"call": index, "requests": len(sent[token]), "right": False}
+        outcome_: dict[str, Any] = {"call": index, "requests": len(sent[token]), "right": False}
         if message is None:
-            outcome["problem"] = "no result: the call had not finished when time ran out"
+            outcome_["problem"] = "no result: the call had not finished when the run ended"
         elif not message.get("ok"):
             error = message.get("error") or {}
-            outcome["problem"] = "raised" if error.get("type") not in ("NotJSON", "NotACoroutine") else "returned"
-            outcome["error"] = error
+            outcome_["answered"] = True
+            outcome_["problem"] = "raised" if error.get("type") not in ("NotJSON", "NotACoroutine") else "returned"
+            outcome_["error"] = error
         else:
+            outcome_["answered"] = True
             try:
                 value = json.loads(message.get("json", ""))
-            except ValueError:
+            except (ValueError, TypeError):
                 value = None
-                outcome["problem"] = "returned something that is not JSON"
+                outcome_["problem"] = "returned something that is not JSON"
             else:
-                if any(same_json(value, body) for body in sent[token]):
-                    outcome["right"] = True
+                match = next((r for r in sent[token] if same_json(value, json.loads(r["body"]))), None)
+                if match is not None:
+                    outcome_["right"] = True
+                    carried.append(match)
                 elif not sent[token]:
-                    outcome["problem"] = "returned a value without ever requesting its URL"
+                    outcome_["problem"] = "returned a value without ever requesting its URL"
                 elif isinstance(value, str):
-                    outcome["problem"] = "returned the body as text (a str), not the decoded JSON"
+                    outcome_["problem"] = "returned the body as text (a str), not the decoded JSON"
                 else:
-                    outcome["problem"] = "returned a value that is not the JSON the server sent for that URL"
-            outcome["returned_type"] = type(value).__name__ if "problem" in outcome else "dict"
-        outcomes.append(outcome)
-    return outcomes
+                    outcome_["problem"] = "returned a value that is not the JSON the server sent for that URL"
+        outcomes.append(outcome_)
+    return outcomes, carried
 
 
-def cumulative(samples: list[list[float]], at: float) -> tuple[float, ...]:
-    """The scheduler's running totals at time `at` (seconds), interpolated between samples.
-
-    A sample is [time, loop cpu ns, loop run-queue ns, others' cpu ns, others' run-queue ns, loop
-    wake-ups]; the result is (loop cpu s, loop run-queue s, others' cpu s, others' run-queue s, wake-ups).
-    """
-    if not samples:
-        return (0.0, 0.0, 0.0, 0.0, 0.0)
-    scale = (NS, NS, NS, NS, 1.0)
-    times = [s[0] for s in samples]
-    i = bisect_left(times, at)
-    if i == 0 or i >= len(samples):
-        row = samples[0] if i == 0 else samples[-1]
-        return tuple(value / k for value, k in zip(row[1:6], scale, strict=True))
-    before, after = samples[i - 1], samples[i]
-    share = (at - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 1.0
-    return tuple((b + (a - b) * share) / k for b, a, k in zip(before[1:6], after[1:6], scale, strict=True))
+def max_overlap(requests: list[dict[str, Any]]) -> int:
+    """The most of these requests in flight at the fixture at once (its own arrival and release times)."""
+    edges = sorted([(r["arrived"], 1) for r in requests] + [(r["released"], -1) for r in requests])
+    best = now = 0
+    for _, step in edges:
+        now += step
+        best = max(best, now)
+    return best
 
 
-def column_at(samples: list[list[float]], at: float, column: int) -> float:
-    """One running figure of the samples at time `at`, interpolated (0 where samples lack it)."""
-    rows = [row for row in samples if len(row) > column]
-    if not rows:
-        return 0.0
-    times = [row[0] for row in rows]
-    i = bisect_left(times, at)
-    if i == 0 or i >= len(rows):
-        return float(rows[0][column] if i == 0 else rows[-1][column])
-    before, after = rows[i - 1], rows[i]
-    share = (at - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 1.0
-    return before[column] + (after[column] - before[column]) * share
-
-
-def wait_states(samples: list[list[float]], start: float, end: float) -> tuple[int, int]:
-    """(samples waiting for the GIL, samples waiting on anything else) of the loop thread in (start, end)."""
-    gil = other = 0
-    for row in samples:
-        if start < row[0] < end and len(row) > 6:
-            gil += row[6] == GIL_WAIT
-            other += row[6] == OTHER_WAIT
-    return gil, other
-
-
-def find_stalls(
-    beats: list[float], start: float, end: float, threshold: float, samples: list[list[float]]
-) -> list[Stall]:
-    """Heartbeat gaps longer than `threshold` between `start` and `end`, each split by the scheduler's figures."""
-    points = [start, *sorted(b for b in beats if start < b < end), end]
-    stalls = []
-    for a, b in zip(points, points[1:], strict=False):
-        wall = b - a
-        if wall <= threshold:
+def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
+    """Share the kernel's held time (computing or a holding wait) among the lines the watchdog saw then."""
+    loop = outcome.loop
+    if loop is None:
+        return []
+    stacks = sorted(_payloads(outcome, "stack"), key=lambda s: s[0])
+    times = [at for at, _ in stacks]
+    totals: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    tasks: dict[tuple[Any, str, str], set[str]] = defaultdict(set)
+    for span in loop.spans:
+        if span.kind not in kernel.HOLDING and span.kind != kernel.COMPUTING:
             continue
-        at_a, at_b = cumulative(samples, a), cumulative(samples, b)
-        computing = max(0.0, min(at_b[0] - at_a[0], wall))
-        waiting = max(0.0, min(at_b[1] - at_a[1], wall - computing))
-        asleep = max(0.0, wall - computing - waiting)
-        gil_waits, other_waits = wait_states(samples, a, b)
-        if gil_waits + other_waits:
-            # The observer saw what the thread was waiting on: the GIL's share of the sleep is excused.
-            gil = asleep * gil_waits / (gil_waits + other_waits)
+        middle = span.at + span.span / 2
+        i = bisect_left(times, middle)
+        best = None
+        for j in (i - 1, i):
+            close = 0 <= j < len(times) and abs(times[j] - middle) <= near + span.span / 2
+            if close and (best is None or abs(times[j] - middle) < abs(times[best] - middle)):
+                best = j
+        if best is None:
+            continue
+        sample = stacks[best][1]
+        frames = sample.get("frames") or []
+        if frames and isinstance(frames[-1], dict):
+            key = (frames[-1].get("line"), str(frames[-1].get("code", ""))[:200], "solution.py")
         else:
-            # No telling waits apart (too short to sample, or no probe): excuse GIL-like wake-ups.
-            others_busy = max(0.0, at_b[2] - at_a[2])
-            wakeups = max(0.0, at_b[4] - at_a[4])
-            gil = min(others_busy, wakeups * GIL_STRETCH)
-        # Waiting on one of the process's own threads while it waited for a CPU: the machine's load.
-        load = max(0.0, column_at(samples, b, 7) - column_at(samples, a, 7)) / NS
-        blocked = max(0.0, asleep - GIL_ALLOWANCE - gil - load)
-        stalls.append(Stall(a, b, computing, waiting, asleep, blocked))
-    return stalls
-
-
-def blame_lines(stalls: list[Stall], stacks: list[dict[str, Any]], slack: float) -> list[LineBlame]:
-    """Share each stall's held time among the lines the watchdog saw during it (feedback only)."""
-    totals: dict[tuple[Any, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-    for stall in stalls:
-        seen = [s for s in stacks if stall.start <= s.get("at", -1) <= stall.end + slack]
-        if not seen:
-            continue
-        for sample in seen:
-            frames = sample.get("frames") or []
-            if frames:
-                key = (frames[-1].get("line"), str(frames[-1].get("code", "")), "solution.py")
-            else:
-                inner = (sample.get("innermost") or [{}])[-1]
-                key = (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})")
-            entry = totals[key]
-            entry[0] += stall.held / len(seen)
-            entry[1] += stall.computing / len(seen)
-            entry[2] += 1
-    blame = [LineBlame(k[0], k[1], k[2], v[0], v[1], int(v[2])) for k, v in totals.items()]
+            inner = sample.get("innermost") or {}
+            if not isinstance(inner, dict):
+                continue
+            key = (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})"[:200])
+        totals[key][span.kind] += span.span
+        tasks[key].add(str(sample.get("task", ""))[:50])
+    blame = [
+        LineBlame(k[0] if isinstance(k[0], int) else None, k[1], k[2], sum(v.values()), dict(v), len(tasks[k]))
+        for k, v in totals.items()
+    ]
     return sorted(blame, key=lambda b: b.held, reverse=True)
 
 
-def measure(report: dict[str, Any], tokens: list[str], *, threshold: float, slack: float = 0.05) -> Measurements:
-    """All the measurements of one run, from the fixture's report."""
-    messages = report["messages"]
-    kinds = {m.get("t"): m for m in reversed(messages)}
+def measure(outcome: RunOutcome, near: float = 0.008) -> Measurements:
+    """All the measurements of one run."""
+    load = _payloads(outcome, "load")
     load_error = None
-    # Both need a positive word from the harness: a process killed while importing says neither.
-    coroutine_function = "ready" in kinds
-    imported = coroutine_function or "not_coroutine_function" in kinds
-    if "import_error" in kinds:
-        load_error = kinds["import_error"].get("error")
-    elif "not_coroutine_function" in kinds:
-        load_error = {"type": "NotACoroutineFunction", "message": kinds["not_coroutine_function"].get("kind", "")}
-    elif not imported:
+    imported = coroutine_function = outcome.urls_at is not None
+    if load:
+        message = load[0][1]
+        if "not_coroutine_function" in message:
+            imported, coroutine_function = True, False
+            load_error = {"type": "NotACoroutineFunction", "message": str(message["not_coroutine_function"])}
+        elif not coroutine_function:
+            load_error = message.get("error") or {"type": "Error", "message": ""}
+    elif not coroutine_function:
         load_error = {"type": "Ended", "message": "the process ended while importing solution.py"}
-    if "hello" not in kinds:
-        load_error = {"type": "NoHarness", "message": "the harness never reported in"}
 
-    results = check_results(report, tokens)
-    start = kinds["start"]["at"] if "start" in kinds else None
-    finished = "end" in kinds
-    # The window ends when the harness's process closed its connection (it exits right after "end"),
-    # seen from outside: an "end" message written early by the learner's code cannot cut it short.
-    end = report.get("control_closed") or report["ended"]
-    samples = report.get("sched") or []
-    stalls = find_stalls(report["beats"], start, end, threshold, samples) if start is not None else []
-    stacks = [m for m in messages if m.get("t") == "stack"]
-
-    tampering = []
-    intrusions = report.get("intrusion_count", len(report.get("intrusions", [])))
-    if intrusions:
-        tampering.append(f"{intrusions} connection(s) or datagram(s) to the grader's observer")
-    if not report.get("beat_numbers_ok", True):
-        tampering.append("heartbeat ticks out of sequence")
-    if report.get("control_garbage"):
-        tampering.append("unreadable data on the harness's control connection")
-    # The harness sends each of these once; a second one was written by someone else.
-    repeated = sorted(kind for kind in ONCE if sum(1 for m in messages if m.get("t") == kind) > 1)
-    results_seen = [m.get("i") for m in messages if m.get("t") == "result"]
-    if repeated or len(results_seen) != len(set(results_seen)):
-        tampering.append("messages in the harness's name written by other code: " + ", ".join(repeated or ["result"]))
-
+    results, carried = check_results(outcome)
+    loop = outcome.loop
+    carried_ids = {id(r) for r in carried}
+    token_requests = [r for r in outcome.report["requests"] if r.get("token") is not None]
     return Measurements(
         imported=imported,
         coroutine_function=coroutine_function,
         load_error=load_error,
         results=results,
         right=sum(r["right"] for r in results),
-        calls=len(tokens),
-        stalls=tuple(stalls),
-        held=sum(s.held for s in stalls),
-        computing=sum(s.computing for s in stalls),
-        asleep=sum(s.asleep for s in stalls),
-        blocked=sum(s.blocked for s in stalls),
-        waiting_for_cpu=sum(s.waiting_for_cpu for s in stalls),
-        longest=max((s.wall for s in stalls), default=0.0),
-        max_in_flight=int(report.get("max_in_flight", 0)),
-        requests=sum(1 for r in report["requests"] if r.get("token") is not None),
-        finished=finished,
-        tampering=tuple(tampering),
-        blame=tuple(blame_lines(stalls, stacks, slack)),
-        sched_samples=len(samples),
-        observed=len(samples) >= 2 and start is not None and samples[0][0] <= start,
+        calls=len(outcome.tokens),
+        answered=sum(1 for r in results if r.get("answered")),
+        observed=loop is not None and loop.samples >= 2,
+        cpu=loop.cpu if loop else 0.0,
+        runqueue=loop.runqueue if loop else 0.0,
+        holding=loop.holding if loop else 0.0,
+        by_kind=dict(loop.by_kind) if loop else {},
+        by_syscall=dict(loop.by_syscall) if loop else {},
+        window=loop.window if loop else 0.0,
+        max_in_flight=max_overlap(carried),
+        requests=len(token_requests),
+        unmatched_requests=sum(1 for r in token_requests if id(r) not in carried_ids),
+        blame=tuple(blame_lines(outcome, near)),
     )

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .analysis import LineBlame, Measurements
+from cards.grading.kernel import HOLDING
+
+from .analysis import KIND_WORDS, LineBlame, Measurements
 
 RUFF_SECONDS = 10.0
 
@@ -79,6 +81,8 @@ def load_feedback(m: Measurements) -> str:
             return "Your module called sys.exit() while it was being imported, so get_data never ran."
         case "Ended":
             return "The process ended while solution.py was being imported (os._exit, a crash, or a limit)."
+        case "SyntaxError":
+            return f"solution.py does not parse: {error.get('message', '')}."
         case _:
             return f"Importing solution.py failed with {describe_error(error)}."
 
@@ -99,6 +103,11 @@ def results_feedback(m: Measurements) -> str:
             error = outcome.get("error") or {}
             if error.get("type") == "NotACoroutine":
                 text = "calling get_data did not give a coroutine to await"
+            elif "never awaited" in str(error.get("message")):
+                text = (
+                    f"call {outcome['call'] + 1} returned a coroutine that was never awaited: put `await` in "
+                    "front of the async call"
+                )
             else:
                 text = f"call {outcome['call'] + 1} returned something that is not JSON data ({error.get('message')})"
                 if "coroutine" in str(error.get("message")):
@@ -116,21 +125,29 @@ def results_feedback(m: Measurements) -> str:
     return " ".join(lines)
 
 
-def blame_sentence(blame: LineBlame, calls: int) -> str:
-    """'Line 5, `requests.get(url)`, held the event loop for 251 ms per call, asleep in a blocking call.'"""
-    per_call = blame.held / max(1, calls)
-    what = "computing on the CPU" if blame.computing > blame.held / 2 else "asleep in a blocking call"
+def blame_sentence(blame: LineBlame) -> str:
+    """'Line 5, `requests.get(url)`, held the event loop for 251 ms per call (10 calls, 2,510 ms in all), ...'.
+
+    The kind of hold is this line's own (from the kernel's view of the loop thread while the line ran);
+    "per call" only when more than one call was seen on the line.
+    """
     if blame.line is not None:
         where = f"Line {blame.line}, `{blame.code}`,"
     else:
         where = f"Code outside solution.py ({blame.where}),"
-    return f"{where} held the event loop for {ms(per_call)} per call ({ms(blame.held)} in all), {what}."
+    what = KIND_WORDS.get(blame.kind, blame.kind)
+    if blame.calls > 1:
+        how_long = f"for {ms(blame.held / blame.calls)} per call ({blame.calls} calls, {ms(blame.held)} in all)"
+    else:
+        how_long = f"once, for {ms(blame.held)}"
+    return f"{where} held the event loop {how_long}, {what}."
 
 
 BLOCKED_ADVICE = (
     "While a call waits like that, the whole event loop waits with it: no other call, no other task can run. "
-    "Await an async client (`async with httpx.AsyncClient() as client: await client.get(url)`) or move the "
-    "blocking call off the loop with `await asyncio.to_thread(...)`."
+    "Await an async client (`async with httpx.AsyncClient() as client: await client.get(url)`), "
+    "`await asyncio.sleep(...)` instead of `time.sleep(...)`, or move the blocking call off the loop with "
+    "`await asyncio.to_thread(...)`."
 )
 COMPUTING_ADVICE = (
     "That is CPU-bound work on the event loop's thread: while it computes nothing else runs. Offload it with "
@@ -138,54 +155,73 @@ COMPUTING_ADVICE = (
 )
 
 
+def _waits(m: Measurements) -> str:
+    """'sleeping (a call like time.sleep) 52 ms, waiting on a socket 3 ms'."""
+    kinds = sorted(((k, v) for k, v in m.by_kind.items() if k in HOLDING and v >= 0.0005), key=lambda kv: -kv[1])
+    return ", ".join(f"{KIND_WORDS.get(k, k)} {ms(v)}" for k, v in kinds)
+
+
 def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> str:
-    """How long the loop was held, by what, and what to do about it."""
-    if m.tampering:
-        return "The heartbeat could not be trusted (see below), so the event loop could not be judged."
-    if not m.finished and not m.stalls:
-        return "The calls never finished, so the event loop could not be judged."
-    if m.held < 0.01 and passed:
-        return "The event loop never stalled."
-    parts = [
-        f"The event loop was held for {ms(m.held)} in all: {ms(m.computing)} computing and {ms(m.blocked)} "
-        f"blocked in calls that wait. The bounds, from the seed's fix measured on this machine, are "
-        f"{ms(bounds['computing'])} computing and {ms(bounds['blocked'])} blocked."
-    ]
-    if m.waiting_for_cpu >= 0.1:
-        parts.append(f"(It also waited {ms(m.waiting_for_cpu)} for a CPU on this busy machine; that does not count.)")
+    """How long the loop was held, by what (the kernel's view), on which line, and what to do about it."""
     if not m.finished:
-        parts.append("The process ended before the calls did, with the loop stalled.")
-    # Name lines of solution.py; code elsewhere only when it held the loop for a noticeable time.
-    top = [b for b in m.blame if b.held >= 0.02 and (b.line is not None or b.held >= 0.1)][:2]
-    if top:
-        parts.append(blame_sentence(top[0], m.calls))
-        if len(top) > 1:
-            parts.append("Next: " + blame_sentence(top[1], m.calls))
-    if passed:
-        parts.append("That is within the bounds: the loop kept running while the requests were in flight.")
+        return (
+            f"Only {m.answered} of {m.calls} calls returned before the run ended, so the event loop could not "
+            "be judged."
+        )
+    blocked_over = m.holding > bounds["blocked"]
+    computing_over = m.cpu > bounds["computing"]
+    parts = []
+    if blocked_over:
+        parts.append(
+            f"While the calls ran, the event loop's thread was blocked for {ms(m.holding)} outside the loop's "
+            f"own wait ({_waits(m)}); the bound is {ms(bounds['blocked'])} "
+            f"({ms(bounds['blocked'] / m.calls)} per call)."
+        )
+    if computing_over:
+        parts.append(
+            f"The event loop's thread computed for {ms(m.cpu)} of CPU time while the calls ran "
+            f"({ms(m.cpu / m.calls)} per call); the bound is {ms(bounds['computing'])} "
+            f"({ms(bounds['computing'] / m.calls)} per call)."
+        )
+    # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time.
+    top = [b for b in m.blame if b.held >= 0.004 and (b.line is not None or b.held >= 0.05)][:2]
+    if not passed:
+        for index, blame in enumerate(top):
+            parts.append(("Next: " if index else "") + blame_sentence(blame))
+        if blocked_over:
+            parts.append(BLOCKED_ADVICE)
+        if computing_over:
+            parts.append(COMPUTING_ADVICE)
         return " ".join(parts)
-    # Advice for each bound passed, the one passed by more first.
-    over = sorted(
-        [
-            (m.blocked / bounds["blocked"], BLOCKED_ADVICE),
-            (m.computing / bounds["computing"], COMPUTING_ADVICE),
-        ],
-        reverse=True,
-    )
-    parts.extend(advice for ratio, advice in over if ratio > 1)
+    if m.holding >= 0.001 or m.cpu >= 0.001:
+        parts.append(
+            f"The event loop kept running: its thread computed for {ms(m.cpu)} and was blocked for "
+            f"{ms(m.holding)} while the calls ran, within the bounds ({ms(bounds['computing'])} computing, "
+            f"{ms(bounds['blocked'])} blocked)."
+        )
+    else:
+        parts.append("The event loop kept running: its thread never blocked while the calls ran.")
     return " ".join(parts)
 
 
 def overlap_feedback(m: Measurements, minimum: int, loop_blocked: bool = False) -> str:
     """Whether the calls overlapped at the server, and the likely reason when they did not."""
     if m.max_in_flight >= minimum:
-        return f"Up to {m.max_in_flight} requests were in flight at once at the server: the calls overlapped."
+        return (
+            f"Up to {m.max_in_flight} of the requests whose bodies your calls returned were in flight at once "
+            "at the server: the calls overlapped."
+        )
     if m.max_in_flight == 0:
+        if m.requests:
+            return (
+                f"The server answered {m.requests} request(s), but no call returned a body it sent, so no "
+                "overlap could be counted (only requests whose bodies the results carry count)."
+            )
         return "No request reached the server while the calls ran."
     if loop_blocked:
         return (
             f"At most {m.max_in_flight} request was in flight at once: each call held the event loop until its "
-            "response came, so the next call could not even start. Ten calls ran one after another."
+            "response came, so the next call could not even start: the calls ran one after another."
         )
     return (
         f"At most {m.max_in_flight} request was in flight at once: the calls ran one after another although the "
@@ -199,5 +235,8 @@ def hint_feedback(hints: list[dict[str, Any]], loop_passed: bool) -> str:
         return ""
     listed = "; ".join(f"line {h['line']}: {h['rule']} {h['message']}" for h in hints[:3])
     if loop_passed:
-        return f"ruff's ASYNC rules flag {listed}; the grader measured no stall from it (perhaps it never runs)."
+        return (
+            f"ruff's ASYNC rules flag {listed}. The grader saw no blocking from it while the calls ran "
+            "(perhaps that line never runs, or it runs off the loop)."
+        )
     return f"Hint from ruff's ASYNC rules: {listed}."

@@ -1,30 +1,32 @@
 """The `async_blocking_call` grader: is `get_data(url)` right, does the loop keep running, do calls overlap?
 
-Every verdict rests on what the fixture saw from outside the learner's process:
-the bodies it sent (fresh and random per request), the heartbeat's arrival times
-(stamped by the kernel), the scheduler's accounting of the loop thread, and the
-requests in flight. The bounds on the loop come from the seed's own fix (the
-challenge's reference.py), measured in the same sandbox on this machine once
-per process. Because a stall is split into "computing" and "asleep" by the
-scheduler's figures, and "waiting for a CPU" is excused, the bounds hold on a
-loaded machine too: a blocking call sleeps just as long whatever the load.
+Every verdict rests on evidence the learner's code cannot write (see runner.py and
+docs/challenge_graders.md):
+
+- results: each returned value must equal the body the fixture sent for that call's URL;
+- the loop: the kernel's view of the loop's thread, sampled from /proc by the grader from
+  the harness's handshake on (before the learner's module is imported): time blocked in a
+  wait other than the loop's own selector (a sleep, a socket, a lock, a child, another epoll,
+  or the loop's selector called with a longer timeout than the loop uses), and its exact CPU
+  time (schedstat), over the window from the moment the URLs went in until the process ended;
+- overlap: the fixture's own times for the requests whose bodies the results carry.
+
+The bounds are absolute, per call (the kernel counts what the loop's thread did, which a
+loaded machine does not inflate the way wall time is), so there is no calibration run.
 
 Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
-    computing_factor (2.5) and computing_floor_ms (300),
-    blocked_factor (2.0) and blocked_floor_ms (150): the loop bounds,
-    bound = max(floor, factor × the reference's figure),
+    blocked_ms_per_call (1.5) with blocked_floor_ms (10): the bound on blocking waits,
+    computing_ms_per_call (15): the bound on the loop thread's CPU time,
     min_in_flight (2): requests in flight at once for the calls to count as overlapping.
 """
 
 from __future__ import annotations
 
 import ast
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from cards.grading.base import Check, GradingError, Verdict, register
@@ -34,15 +36,12 @@ from .analysis import Measurements, measure
 from .runner import RunSettings, run_once
 
 KIND = "async_blocking_call"
-REFERENCE = Path(__file__).resolve().parents[2] / "challenges" / "async-blocking-call" / "reference.py"
-STALL_THRESHOLD = 0.03
 LIMIT_WORDS = {
     "wall_seconds": "time",
     "cpu_seconds": "CPU time",
     "memory_mb": "memory",
     "output_bytes": "output (what it printed)",
 }
-CALIBRATION_RUNS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +50,9 @@ class Params:
 
     calls: int = 10
     delay_ms: float = 250
-    computing_factor: float = 2.5
-    computing_floor_ms: float = 300
-    blocked_factor: float = 2.0
-    blocked_floor_ms: float = 150
+    blocked_ms_per_call: float = 1.5
+    blocked_floor_ms: float = 10
+    computing_ms_per_call: float = 15
     min_in_flight: int = 2
 
     @classmethod
@@ -71,67 +69,17 @@ class Params:
     def settings(self) -> RunSettings:
         return RunSettings(calls=self.calls, delay=self.delay_ms / 1000)
 
-
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """The seed's fix measured in the sandbox: how long it holds the loop, computing and asleep."""
-
-    computing: float
-    blocked: float
-    seconds: float
-
-
-_calibrations: dict[tuple[int, float], Calibration] = {}
-_calibration_lock = threading.Lock()
-
-
-def calibrate(params: Params) -> Calibration:
-    """Measure the reference solution (cached per process and per calls/delay); it must pass."""
-    key = (params.calls, params.delay_ms)
-    with _calibration_lock:
-        if key in _calibrations:
-            return _calibrations[key]
-        started = time.monotonic()
-        reference = REFERENCE.read_text(encoding="utf-8")
-        runs = []
-        for _ in range(CALIBRATION_RUNS):
-            outcome = run_once(reference, params.settings())
-            m = measure(outcome.report, outcome.tokens, threshold=STALL_THRESHOLD)
-            _require_observed(m, outcome.report)
-            if m.right != m.calls or m.max_in_flight < params.min_in_flight:
-                raise GradingError(
-                    f"the reference solution does not pass here ({m.right}/{m.calls} right, "
-                    f"{m.max_in_flight} in flight): the sandbox or the fixture is not working"
-                )
-            runs.append(m)
-        # The larger of the runs: a bound should not rest on one lucky measurement.
-        calibration = Calibration(
-            computing=max(m.computing for m in runs),
-            blocked=max(m.blocked for m in runs),
-            seconds=time.monotonic() - started,
-        )
-        _calibrations[key] = calibration
-        return calibration
-
-
-def _require_observed(m: Measurements, report: dict[str, Any]) -> None:
-    """The loop thread must have been observed from outside, or no loop verdict can be given."""
-    if m.stalls and not m.observed:
-        reason = report.get("sched_error") or "no samples of the loop thread"
-        raise GradingError(f"cannot observe the sandboxed loop thread from outside: {reason}")
-
-
-def bounds(params: Params, calibration: Calibration) -> dict[str, float]:
-    """The loop bounds: a floor, or a multiple of the reference's figure, whichever is larger."""
-    return {
-        "computing": max(params.computing_floor_ms / 1000, params.computing_factor * calibration.computing),
-        "blocked": max(params.blocked_floor_ms / 1000, params.blocked_factor * calibration.blocked),
-    }
+    def bounds(self) -> dict[str, float]:
+        return {
+            "blocked": max(self.blocked_floor_ms, self.blocked_ms_per_call * self.calls) / 1000,
+            "computing": self.computing_ms_per_call * self.calls / 1000,
+        }
 
 
 def _syntax_verdict(error: SyntaxError) -> Verdict:
-    where = f"line {error.lineno}" if error.lineno else "the code"
-    message = f"solution.py does not parse: {error.msg} ({where})."
+    # error.msg never holds the line number (str(error) would add it a second time).
+    where = f" (line {error.lineno})" if error.lineno else ""
+    message = f"solution.py does not parse: {error.msg}{where}."
     check = Check("runs", False, {"syntax_error": error.msg, "line": error.lineno}, message)
     return Verdict(passed=False, quality=0, checks=(check,), feedback=message)
 
@@ -140,9 +88,9 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def judge(code: str, m: Measurements, params: Params, calibration: Calibration) -> Verdict:
+def judge(code: str, m: Measurements, params: Params) -> Verdict:
     """Checks, verdict, quality and feedback from the measurements of one run."""
-    limit = bounds(params, calibration)
+    limit = params.bounds()
     runs = Check(
         "runs",
         m.imported and m.coroutine_function,
@@ -158,24 +106,29 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
         {"right": m.right, "calls": m.calls, "requests": m.requests},
         feedback.results_feedback(m),
     )
-    loop_ok = m.finished and not m.tampering and m.computing <= limit["computing"] and m.blocked <= limit["blocked"]
+    loop_ok = m.finished and m.holding <= limit["blocked"] and m.cpu <= limit["computing"]
     loop = Check(
         "loop",
         loop_ok,
         {
-            "held_ms": _ms(m.held),
-            "computing_ms": _ms(m.computing),
-            "blocked_ms": _ms(m.blocked),
-            "asleep_ms": _ms(m.asleep),
-            "waiting_for_cpu_ms": _ms(m.waiting_for_cpu),
-            "longest_stall_ms": _ms(m.longest),
-            "stalls": len(m.stalls),
+            "window_ms": _ms(m.window),
+            "computing_ms": _ms(m.cpu),
+            "blocked_ms": _ms(m.holding),
+            "waiting_for_cpu_ms": _ms(m.runqueue),
+            "blocked_by_kind_ms": {k: _ms(v) for k, v in sorted(m.by_kind.items())},
+            "blocked_by_syscall_ms": {k: _ms(v) for k, v in sorted(m.by_syscall.items())},
             "bound_computing_ms": _ms(limit["computing"]),
             "bound_blocked_ms": _ms(limit["blocked"]),
-            "reference_computing_ms": _ms(calibration.computing),
-            "reference_blocked_ms": _ms(calibration.blocked),
+            "answered": m.answered,
             "blocking_lines": [
-                {"line": b.line, "code": b.code, "held_ms": _ms(b.held), "per_call_ms": _ms(b.held / m.calls)}
+                {
+                    "line": b.line,
+                    "code": b.code,
+                    "held_ms": _ms(b.held),
+                    "calls": b.calls,
+                    "per_call_ms": _ms(b.held / max(1, b.calls)),
+                    "kind": b.kind,
+                }
                 for b in m.blame[:3]
                 if b.line is not None
             ],
@@ -185,22 +138,19 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
     overlap = Check(
         "overlap",
         m.max_in_flight >= params.min_in_flight,
-        {"max_in_flight": m.max_in_flight, "needed": params.min_in_flight, "calls": m.calls},
-        feedback.overlap_feedback(m, params.min_in_flight, loop_blocked=m.blocked > limit["blocked"]),
+        {
+            "max_in_flight": m.max_in_flight,
+            "needed": params.min_in_flight,
+            "calls": m.calls,
+            "unmatched_requests": m.unmatched_requests,
+        },
+        feedback.overlap_feedback(m, params.min_in_flight, loop_blocked=m.holding > limit["blocked"]),
     )
-    fair = Check(
-        "fair_play",
-        not m.tampering,
-        {"problems": list(m.tampering)},
-        "" if not m.tampering else "The grader's observer received data it did not expect: " + "; ".join(m.tampering),
-    )
-    checks = (runs, results, loop, overlap, fair)
+    checks = (runs, results, loop, overlap)
     passed = all(c.passed for c in checks)
     if passed:
-        margin = max(m.computing / limit["computing"], m.blocked / limit["blocked"])
-        quality = 5 if margin <= 0.5 else 4
-    elif not fair.passed:
-        quality = 0
+        margin = max(m.cpu / limit["computing"], m.holding / limit["blocked"])
+        quality = 5 if margin <= 0.6 else 4
     elif results.passed:
         quality = 2
     else:
@@ -212,7 +162,7 @@ def judge(code: str, m: Measurements, params: Params, calibration: Calibration) 
     else:
         failed = [c.name for c in checks if not c.passed]
         summary = "Not yet: " + ", ".join(failed) + (" check failed." if len(failed) == 1 else " checks failed.")
-    text = [summary] + [c.message for c in (results, loop, overlap, fair) if c.message]
+    text = [summary] + [c.message for c in (results, loop, overlap) if c.message]
     hint = feedback.hint_feedback(hints, loop_ok)
     if hint:
         text.append(hint)
@@ -230,12 +180,11 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
         return _syntax_verdict(exc)
     except (ValueError, RecursionError, MemoryError) as exc:
         return _syntax_verdict(SyntaxError(str(exc)))
-    calibration = calibrate(p)
-    graded = time.monotonic()
     outcome = run_once(code, p.settings())
-    m = measure(outcome.report, outcome.tokens, threshold=STALL_THRESHOLD)
-    _require_observed(m, outcome.report)
-    verdict = judge(code, m, p, calibration)
+    m = measure(outcome)
+    if m.coroutine_function and not m.observed:
+        raise GradingError("the event loop's thread could not be observed from outside while the calls ran")
+    verdict = judge(code, m, p)
     text = verdict.feedback
     limit_hit = outcome.sandbox.limit_hit
     if limit_hit and not verdict.passed:
@@ -243,9 +192,7 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
         text += f"\n\nThe sandbox stopped your code: it went past the {what} limit."
     timings = {
         "total_seconds": round(time.monotonic() - started, 3),
-        "run_seconds": round(time.monotonic() - graded, 3),
         "sandbox_seconds": round(outcome.sandbox.wall_seconds, 3),
         "fixture_delay_seconds": p.delay_ms / 1000,
-        "calibration_seconds": round(calibration.seconds, 3),
     }
     return Verdict(verdict.passed, verdict.quality, verdict.checks, text, timings)

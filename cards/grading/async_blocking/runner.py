@@ -1,22 +1,37 @@
 """One run of the blocking-call challenge: a fresh network namespace, the fixture, the sandboxed harness.
 
-The learner's code runs only inside the sandbox (run_python). The fixture server is
-trusted and runs in the same network namespace, so it is the only thing the code can
-reach, and it records everything the grader judges by.
+The learner's code runs only inside the sandbox (run_python). What the verdict rests on
+is gathered here, outside it:
+
+- the kernel's view of the loop's thread (kernel.LoopWatch), started from the recorder's
+  handshake, which the harness sends before the learner's module is imported; the kernel
+  names the sending process (SCM_CREDENTIALS) and /proc confirms the loop's epoll descriptor;
+- the fixture server's records (fixture_server.py, in the run's network namespace, outside
+  the sandbox's process tree): each request's token, times and the body it sent;
+- the moment the URLs were handed to the sandbox, on the grader's clock: nothing in the
+  process knew them before.
+
+Results travel through the process (they are the learner's return values), so they count
+only when they equal a body the fixture sent for that call's URL.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import selectors
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cards.grading import kernel
 from cards.grading.base import GradingError
+from cards.grading.measure import Event, Handshake, Recorder, Recording, harness_source
 from cards.sandbox import NetworkNamespace, SandboxLimits, SandboxResult, SandboxUnavailable, run_python
 
 PACKAGE = Path(__file__).resolve().parent
@@ -24,28 +39,91 @@ FIXTURE = PACKAGE / "fixture_server.py"
 HARNESS = (PACKAGE / "harness.py").read_text(encoding="utf-8")
 FIXTURE_START_SECONDS = 15.0
 REPORT_SECONDS = 15.0
+MAX_URL_REPLIES = 3
+
+
+def _one_ca_certificate() -> str:
+    """The first certificate of certifi's bundle: a valid one-certificate bundle for SSL_CERT_FILE."""
+    try:
+        import certifi
+
+        text = Path(certifi.where()).read_text(encoding="ascii", errors="replace")
+    except (ImportError, OSError):
+        return ""
+    begin = text.find("-----BEGIN CERTIFICATE-----")
+    end = text.find("-----END CERTIFICATE-----", begin)
+    return text[begin : end + len("-----END CERTIFICATE-----")] + "\n" if begin >= 0 and end > begin else ""
+
+
+CA_PEM = _one_ca_certificate()
 
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
-    """What one run needs: how many calls, how slow the server is, the heartbeat's pace, the limits."""
+    """What one run needs: calls, the server's delay, the loop's timer, sampling, limits."""
 
     calls: int = 10
     delay: float = 0.25
-    interval: float = 0.01
-    stale: float = 0.04
-    sample: float = 0.05
+    tick: float = 0.01  # the harness's timer on the loop: the loop's own selector waits at most this long
+    interval: float = 0.001  # how often the loop's thread is sampled from outside
+    stack_every: float = 0.005  # the in-process watchdog's stack samples (feedback only)
     timeout: float = 20.0
     limits: SandboxLimits = SandboxLimits(memory_mb=256, cpu_seconds=15, wall_seconds=40, output_bytes=1 << 16)
 
+    @property
+    def max_select_ms(self) -> int:
+        # The loop rounds its timeout up to whole milliseconds; leave room for a late timer.
+        return round(self.tick * 1000) * 2 + 5
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass
 class RunOutcome:
-    """The fixture's report, the tokens each call was given, and what the sandbox said."""
+    """What was seen of one run, all of it gathered outside the sandbox (except `recording`'s contents)."""
 
-    report: dict[str, Any]
     tokens: list[str]
+    report: dict[str, Any]
+    recording: Recording
     sandbox: SandboxResult
+    handshake: Handshake | None
+    urls_at: float | None  # grader's clock: when the URLs first went into the sandbox
+    ended: float  # grader's clock: when the loop's process was last seen alive (or the run returned)
+    loop: kernel.LoopAccount | None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Fixture:
+    """The fixture process, its port read once (by whichever thread needs it first)."""
+
+    def __init__(self, ns: NetworkNamespace, tokens: list[str], delay: float) -> None:
+        self.proc = ns.spawn(
+            [sys.executable, "-I", str(FIXTURE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.proc.stdin.write(json.dumps({"tokens": tokens, "delay": delay}) + "\n")
+        self.proc.stdin.flush()
+        self._port: int | None = None
+        self._lock = threading.Lock()
+
+    def port(self) -> int:
+        with self._lock:
+            if self._port is None:
+                self._port = int(json.loads(_read_line(self.proc.stdout, FIXTURE_START_SECONDS, "port"))["http_port"])
+            return self._port
+
+    def report(self) -> dict[str, Any]:
+        self.proc.stdin.close()
+        return json.loads(_read_line(self.proc.stdout, REPORT_SECONDS, "report"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 def _read_line(stream: Any, seconds: float, what: str) -> str:
@@ -60,53 +138,96 @@ def _read_line(stream: Any, seconds: float, what: str) -> str:
     return line
 
 
+def _check_loop_fd(handshake: Handshake) -> int:
+    """The loop's epoll descriptor as the harness named it, confirmed in /proc (the kernel's table)."""
+    pid = handshake.pid
+    epfd = handshake.info.get("epoll_fd")
+    if not isinstance(epfd, int) or isinstance(epfd, bool):
+        raise GradingError("the harness did not name its event loop's epoll descriptor")
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/{epfd}")
+    except OSError as exc:
+        raise kernel.KernelViewUnavailable(f"cannot read /proc/{pid}/fd/{epfd}: {exc}") from exc
+    if target != "anon_inode:[eventpoll]" or kernel.loop_epoll_fd(pid) != epfd:
+        raise GradingError(f"descriptor {epfd} of the harness is not its only epoll ({target})")
+    if kernel.threads_of(pid) != [pid]:
+        raise GradingError("the harness had more than one thread before the learner's code was imported")
+    return epfd
+
+
 def run_once(code: str, settings: RunSettings) -> RunOutcome:
-    """Run `code` as solution.py under the harness, against a fresh fixture; return what the fixture saw."""
-    tokens = [secrets.token_urlsafe(12) for _ in range(settings.calls)]
+    """Run `code` as solution.py under the harness, against a fresh fixture; return what was seen."""
+    tokens = [secrets.token_urlsafe(16) for _ in range(settings.calls)]
+    spec = {"tick": settings.tick, "timeout": settings.timeout, "sample": settings.stack_every}
+    watch: list[kernel.LoopWatch] = []
+    urls_at: list[float] = []
+    fixture: _Fixture | None = None
+
+    def on_ready(handshake: Handshake) -> None:
+        epfd = _check_loop_fd(handshake)
+        watch.append(
+            kernel.LoopWatch(
+                handshake.pid, epfd, interval=settings.interval, max_select_ms=settings.max_select_ms
+            ).start()
+        )
+
+    def on_event(event: Event) -> bytes | None:
+        # Anything in the sandbox may ask; the URLs are what the learner's code is meant to get anyway.
+        # The first answer starts the measured window: nothing in the process knew them before it.
+        if event.kind != "urls" or len(urls_at) >= MAX_URL_REPLIES or fixture is None:
+            return None
+        port = fixture.port()
+        urls_at.append(time.monotonic())
+        return b"urls " + json.dumps([f"http://127.0.0.1:{port}/data/{token}" for token in tokens]).encode()
+
+    files = {"main.py": HARNESS, "_events.py": harness_source("events"), "solution.py": code}
+    if CA_PEM:
+        files["ca.pem"] = CA_PEM
     try:
         with NetworkNamespace() as ns:
-            server = ns.spawn(
-                [sys.executable, "-I", str(FIXTURE)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
+            fixture = _Fixture(ns, tokens, settings.delay)
             try:
-                server.stdin.write(json.dumps({"tokens": tokens, "delay": settings.delay}) + "\n")
-                server.stdin.flush()
-                ports = json.loads(_read_line(server.stdout, FIXTURE_START_SECONDS, "ports"))
-                config = {
-                    "control_port": ports["control_port"],
-                    "beat_port": ports["beat_port"],
-                    "urls": [f"http://127.0.0.1:{ports['http_port']}/data/{token}" for token in tokens],
-                    "interval": settings.interval,
-                    "stale": settings.stale,
-                    "sample": settings.sample,
-                    "timeout": settings.timeout,
-                }
-                result = run_python(
-                    files={"main.py": HARNESS, "solution.py": code},
-                    entry="main.py",
-                    args=[json.dumps(config)],
-                    limits=settings.limits,
-                    netns=ns,
-                )
-                server.stdin.close()
-                report = json.loads(_read_line(server.stdout, REPORT_SECONDS, "report"))
+                with Recorder(on_ready, on_event) as recorder:
+                    result = run_python(
+                        files=files,
+                        entry="main.py",
+                        args=[str(recorder.fd), json.dumps(spec)],
+                        limits=settings.limits,
+                        netns=ns,
+                        pass_fds=(recorder.fd,),
+                    )
+                    returned = time.monotonic()
+                    recording = recorder.finish()
+                    handshake, handshake_error = recorder.handshake, recorder.handshake_error
+                report = fixture.report()
             finally:
-                if server.poll() is None:
-                    server.kill()
-                server.wait()
+                for w in watch:
+                    w.stop()
+                fixture.close()
     except SandboxUnavailable as exc:
-        raise GradingError(f"the sandbox is unavailable: {exc}") from exc
+        raise GradingError(f"the sandbox is unavailable, so the code was not run: {exc}") from exc
     except (OSError, ValueError, KeyError) as exc:
         # Our own pieces (the fixture process, its pipes, its report) failed: not the learner's doing.
         raise GradingError(f"the fixture server failed: {exc!r}") from exc
-    if not any(m.get("t") == "hello" for m in report["messages"]):
-        # The harness says hello before the learner's module is imported, so this is our failure, not theirs.
+    if handshake_error is not None:
+        raise GradingError(f"watching the run from outside failed: {handshake_error}")
+    if handshake is None or not watch:
+        # The harness announces itself before the learner's module is imported: this is our failure.
         raise GradingError(
-            f"the harness never reached the fixture (sandbox status {result.status}, "
-            f"exit {result.exit_code}): {result.stderr[-500:]}"
+            f"the harness did not start (sandbox status {result.status}, exit {result.exit_code}): "
+            f"{result.stderr[-500:]}"
         )
-    return RunOutcome(report=report, tokens=tokens, sandbox=result)
+    loop_watch = watch[0]
+    ended = loop_watch.exited_at or returned
+    start = urls_at[0] if urls_at else None
+    loop = loop_watch.account(start, ended) if start is not None else None
+    return RunOutcome(
+        tokens=tokens,
+        report=report,
+        recording=recording,
+        sandbox=result,
+        handshake=handshake,
+        urls_at=start,
+        ended=ended,
+        loop=loop,
+    )
