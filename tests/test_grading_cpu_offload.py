@@ -1,4 +1,4 @@
-"""cpu_offload: CPU work inside an async handler, graded on a heartbeat timed outside the sandbox."""
+"""cpu_offload: CPU work inside an async handler, judged on where the kernel saw the CPU time go."""
 
 from __future__ import annotations
 
@@ -10,8 +10,22 @@ from .grading_e3_helpers import challenge, explain, grade_all
 
 CH = challenge("cpu-work-in-async-handler")
 
+POOL_WITH = """
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+_pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("{method}"))
+
+async def handle(seed, rounds):
+    return await asyncio.get_running_loop().run_in_executor(_pool, crunch, seed, rounds)
+"""
+
 PASSING = {
     "reference": CH.reference,
+    "spawn_pool": POOL_WITH.format(method="spawn"),
+    "forkserver_pool": POOL_WITH.format(method="forkserver"),
     "async_subprocess": """
 import asyncio
 import sys
@@ -43,6 +57,29 @@ async def handle(seed, rounds):
 
 FAILING = {
     "starter": CH.starter,
+    "to_thread": """
+import asyncio
+from work import crunch
+
+async def handle(seed, rounds):
+    return await asyncio.to_thread(crunch, seed, rounds)
+""",
+    "run_in_executor_none": """
+import asyncio
+from work import crunch
+
+async def handle(seed, rounds):
+    return await asyncio.get_running_loop().run_in_executor(None, crunch, seed, rounds)
+""",
+    "process_pool_result_wait": """
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+_pool = ProcessPoolExecutor(2)
+
+async def handle(seed, rounds):
+    return _pool.submit(crunch, seed, rounds).result()
+""",
     "sleep_zero_then_crunch": """
 import asyncio
 from work import crunch
@@ -69,17 +106,6 @@ def handle(seed, rounds):
     return crunch(seed, rounds)
 """,
     "syntax_error": "async def handle(seed, rounds)\n    return 1\n",
-    "patches_the_clocks": """
-import time
-from work import crunch
-
-# The grader's times come from the kernel's stamps on each heartbeat datagram, not from these.
-time.time = lambda: 0.0
-time.perf_counter = lambda: 0.0
-
-async def handle(seed, rounds):
-    return crunch(seed, rounds)
-""",
     "prints_a_verdict": """
 from work import crunch
 print('{"passed": true, "quality": 5}')
@@ -96,14 +122,19 @@ def verdicts():
     return grade_all(CH.kind, {**PASSING, **FAILING}, CH.params)
 
 
+def check(verdict, name):
+    return next(c for c in verdict.checks if c.name == name)
+
+
 @pytest.mark.parametrize("name", PASSING)
 def test_offloading_to_processes_passes(verdicts, name):
     verdict = verdicts[name]
     assert verdict.passed, explain(verdict)
     assert verdict.quality >= 4
-    loop = next(c for c in verdict.checks if c.name == "loop_responsive")
-    assert loop.measured["longest_freeze_ms"] <= loop.measured["bound_ms"]
-    assert "stayed responsive" in verdict.feedback
+    cpu = check(verdict, "cpu_left_the_loop_process")
+    assert cpu.measured["loop_thread_cpu_ms"] + cpu.measured["other_threads_cpu_ms"] <= cpu.measured["allowed_ms"]
+    assert cpu.measured["other_processes_cpu_ms"] >= 2 * cpu.measured["one_call_cpu_ms"]
+    assert "The CPU work ran in other processes" in verdict.feedback
 
 
 @pytest.mark.parametrize("name", FAILING)
@@ -113,22 +144,52 @@ def test_blocking_or_wrong_answers_fail(verdicts, name):
     assert verdict.quality < 3
 
 
-def test_starter_feedback_says_what_was_measured(verdicts):
+def test_starter_feedback_says_the_loop_thread_computed(verdicts):
     verdict = verdicts["starter"]
-    loop = next(c for c in verdict.checks if c.name == "loop_responsive")
-    assert not loop.passed
-    # The loop froze at least as long as one call run directly on it, measured in the same run.
-    assert loop.measured["longest_freeze_ms"] >= 0.9 * loop.measured["one_call_on_the_loop_ms"]
-    assert f"froze for {loop.measured['longest_freeze_ms']} ms" in verdict.feedback
+    cpu = check(verdict, "cpu_left_the_loop_process")
+    assert not cpu.passed
+    # All three calls' CPU time landed on the loop's own thread, by the kernel's count.
+    assert cpu.measured["loop_thread_cpu_ms"] >= 2.5 * cpu.measured["one_call_cpu_ms"]
+    assert cpu.measured["other_processes_cpu_ms"] < cpu.measured["one_call_cpu_ms"] / 4
+    assert f"The loop's own thread computed for {cpu.measured['loop_thread_cpu_ms']} ms of CPU" in verdict.feedback
     assert "ProcessPoolExecutor" in verdict.feedback
     # A watchdog in the sandbox names the line the loop was stuck on (feedback only).
     assert "Line 6, `return crunch(seed, rounds)`, held the event loop for about" in verdict.feedback
-    results = next(c for c in verdict.checks if c.name == "results")
-    assert results.passed  # right numbers, wrong place to compute them
+    assert check(verdict, "results").passed  # right numbers, wrong place to compute them
+
+
+@pytest.mark.parametrize("name", ["to_thread", "run_in_executor_none"])
+def test_threads_fail_every_time_and_are_told_about_the_gil(verdicts, name):
+    verdict = verdicts[name]
+    cpu = check(verdict, "cpu_left_the_loop_process")
+    assert not cpu.passed and check(verdict, "results").passed
+    # The CPU time went to other threads of the loop's process, not to other processes.
+    assert cpu.measured["other_threads_cpu_ms"] >= 2.5 * cpu.measured["one_call_cpu_ms"]
+    assert cpu.measured["other_processes_cpu_ms"] < cpu.measured["one_call_cpu_ms"] / 4
+    assert cpu.measured["busy_threads"] >= 1
+    assert "The CPU work left the loop's thread but not its process" in verdict.feedback
+    assert "share one GIL" in verdict.feedback
+    assert "The loop's own thread computed" not in verdict.feedback
+
+
+def test_a_blocking_result_wait_is_named_as_a_wait_not_as_computing(verdicts):
+    # Issue 9: "a blocking .result() wait is blamed on 'CPU work on the loop's own thread', told to someone
+    # already using a process pool". The kernel saw the loop's thread waiting (futex), not computing.
+    verdict = verdicts["process_pool_result_wait"]
+    cpu, wait = check(verdict, "cpu_left_the_loop_process"), check(verdict, "loop_not_waiting")
+    assert cpu.passed and not wait.passed
+    assert wait.measured["work_done_meanwhile_ms"] >= 2 * cpu.measured["one_call_cpu_ms"]
+    assert "futex" in wait.measured["waits"]
+    assert "The work did run in other processes, but the loop's thread waited for it in a blocking call" in (
+        verdict.feedback
+    )
+    assert "waiting on a lock, a thread or a future" in verdict.feedback
+    assert "loop's own thread computed" not in verdict.feedback
+    assert "CPU work ran on the event loop's thread" not in verdict.feedback
 
 
 def test_wrong_result_is_reported(verdicts):
-    results = next(c for c in verdicts["wrong_result"].checks if c.name == "results")
+    results = check(verdicts["wrong_result"], "results")
     assert not results.passed and results.measured["right"] == 0
 
 
@@ -148,14 +209,17 @@ def test_bad_params_are_refused_clearly():
         grade("cpu_offload", CH.reference, {"calls": "three"})
     with pytest.raises(GradingError, match="unknown parameter"):
         grade("cpu_offload", CH.reference, {"cals": 3})
+    with pytest.raises(GradingError, match="rounds 1000000"):
+        grade("cpu_offload", CH.reference, {"rounds": 1000})
 
 
-@pytest.mark.slow
-def test_eight_gradings_at_a_time_keep_their_verdicts():
-    # Four references and four starters at once on this 2-core machine: the bound is calibrated in each run,
-    # under the load all eight make together, so none of the verdicts flips.
-    answers = {f"reference{i}": CH.reference for i in range(4)} | {f"starter{i}": CH.starter for i in range(4)}
-    verdicts = grade_all(CH.kind, answers, CH.params, workers=8)
-    assert {name: v.passed for name, v in verdicts.items()} == {name: name.startswith("ref") for name in answers}, [
-        explain(v) for v in verdicts.values()
-    ]
+def test_an_unreadable_proc_stops_grading_with_an_error(monkeypatch):
+    # No kernel view, no verdict: never a laxer rule.
+    from cards.grading import kernel
+
+    def unreadable(pid, tid):
+        raise kernel.KernelViewUnavailable(f"cannot read /proc/{pid}/task/{tid}/stat: permission denied")
+
+    monkeypatch.setattr(kernel, "read_thread", unreadable)
+    with pytest.raises(GradingError, match="cannot read /proc"):
+        grade(CH.kind, CH.starter, {**CH.params, "calls": 1})
