@@ -78,6 +78,8 @@ PREDICT_FAILING = {
     "starter": PREDICT.starter,
     "empty": "",
     "one_line_too_many": PREDICT.reference + "\nmain done\n",
+    "ten_extra_lines": PREDICT.reference + "\n" + "\n".join(f"extra {i}" for i in range(10)) + "\n",
+    "two_lines_missing": "\n".join(PREDICT.reference.strip().splitlines()[:-2]),
 }
 
 
@@ -119,6 +121,30 @@ def test_a_task_logging_for_another_is_caught(verdicts):
 def test_errors_are_named(verdicts):
     assert "ValueError: nope" in verdicts["arrange:raises"].feedback
     assert "async def worker" in verdicts["arrange:not_async"].feedback
+
+
+def test_extra_and_missing_predicted_lines_are_named(verdicts):
+    extra = verdicts["predict:ten_extra_lines"]
+    assert "All 10 lines the program printed are in your answer, in order" in extra.feedback
+    assert "10 more lines: the program prints only 10." in extra.feedback
+    assert "The first 10 of 10 predicted lines match" not in extra.feedback
+    assert "1 more line: the program prints only 10." in verdicts["predict:one_line_too_many"].feedback
+    missing = verdicts["predict:two_lines_missing"]
+    assert "match the start of what the program printed, but it printed 10: 2 lines are missing" in missing.feedback
+
+
+def test_an_endless_loop_names_the_limit_that_ended_it():
+    endless = """
+async def worker(name, steps, log):
+    log(f"{name}0")
+    while True:
+        pass
+"""
+    verdict = grade(ARRANGE.kind, endless, {**ARRANGE.params, "limits": {"cpu_seconds": 2, "wall_seconds": 6}})
+    assert not verdict.passed and verdict.quality == 0
+    assert "stopped by the sandbox's CPU-time limit of 2 s before the tasks finished" in verdict.feedback
+    assert "Measured order: A0\n" in verdict.feedback
+    assert "(nothing logged)" not in verdict.feedback
 
 
 def test_prediction_key_is_measured_and_matches_the_reference_file():

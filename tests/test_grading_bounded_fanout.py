@@ -87,6 +87,17 @@ async def fetch_all(urls, limit):
             return await get_json(url)
     return await asyncio.gather(*(one(u) for u in urls))
 """,
+    "semaphore_one_over_the_limit": """
+import asyncio
+from fetch import get_json
+
+async def fetch_all(urls, limit):
+    sem = asyncio.Semaphore(limit + 1)
+    async def one(url):
+        async with sem:
+            return await get_json(url)
+    return await asyncio.gather(*(one(u) for u in urls))
+""",
     "results_out_of_order": """
 import asyncio
 from fetch import get_json
@@ -155,6 +166,14 @@ def test_starter_feedback_names_the_peak_the_server_counted(verdicts):
     assert peak > 20
     assert f"The server saw {peak} requests in flight at once" in verdict.feedback
     assert "Semaphore(20)" in verdict.feedback
+
+
+def test_one_over_the_limit_is_called_a_loose_bound_not_everything_at_once(verdicts):
+    verdict = verdicts["semaphore_one_over_the_limit"]
+    assert verdict.checks[1].measured["max_in_flight"] == 21
+    assert "The server saw 21 requests in flight at once, 1 more than the limit of 20" in verdict.feedback
+    assert "the bound is too loose" in verdict.feedback
+    assert "started together" not in verdict.feedback and "at once)" not in verdict.feedback
 
 
 def test_serial_fetching_is_told_it_never_overlapped(verdicts):

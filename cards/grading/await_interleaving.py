@@ -7,7 +7,14 @@ Two modes, one kind (`mode` in the params):
   arguments; the first names the task), all on one loop, each given a `log`
   function as its last argument. The labels logged must come out in the order
   `expected`, each logged by the task its label starts with (so one task cannot
-  simply print everyone's lines). Events travel to the grader as they happen.
+  simply print everyone's lines). The evidence is the record of a fixture
+  server outside the sandbox: before the learner's module is imported, the
+  harness binds one connection per task to it (with a per-run secret the
+  grader issued; registration then closes), and each `log()` is one request on
+  the calling task's own connection, echoing the nonce the server last gave
+  that connection. The server records the steps in the order it got them and
+  refuses any other (unbound connection, wrong secret, stale nonce). Events the
+  harness sends to the recorder are used for feedback only.
 - "predict": `program` (the author's async program) is run in the sandbox and
   the lines it prints are the answer key, measured rather than written by
   hand; the learner's submission is the predicted output, one line per line
@@ -24,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict, register
-from .measure import Run, join_lines, require_params, run_harness
+from .measure import FixtureReport, HttpFixture, Run, join_lines, require_params, run_harness
 
 ARRANGE_PARAMS = {
     "mode": (str, "arrange"),
@@ -52,10 +59,30 @@ def grade_await_interleaving(code: str, params: Mapping[str, Any]) -> Verdict:
         raise GradingError("grader params: 'tasks' must be a non-empty list of argument lists")
     if not p["expected"] or not all(isinstance(label, str) for label in p["expected"]):
         raise GradingError("grader params: 'expected' must be a non-empty list of labels")
-    spec = {"mode": "arrange", "entry": p["entry"], "tasks": p["tasks"], "timeout": p["timeout"]}
-    run = run_harness("await_interleaving", {"solution.py": code}, spec, {**DEFAULT_LIMITS, **p["limits"]})
+    from cards.sandbox import NetworkNamespace, SandboxUnavailable
+
     task_names = [str(args[0]) if args else f"task{i}" for i, args in enumerate(p["tasks"])]
-    return judge_arrangement(run, p["expected"], task_names)
+    try:
+        with NetworkNamespace() as ns, HttpFixture(ns, tasks=len(p["tasks"])) as server:
+            spec = {
+                "mode": "arrange",
+                "entry": p["entry"],
+                "tasks": p["tasks"],
+                "timeout": p["timeout"],
+                "base": server.url,
+                "secret": server.secret,
+            }
+            run = run_harness("await_interleaving", {"solution.py": code}, spec, {**DEFAULT_LIMITS, **p["limits"]}, ns)
+            report = server.report()
+    except SandboxUnavailable as exc:
+        raise GradingError(f"the sandbox is unavailable, so the code was not run: {exc}") from exc
+    registered = [task for _, task, accepted in report.hellos if accepted]
+    if registered != task_names[: len(registered)] or (len(registered) < len(task_names) and not run.error):
+        raise GradingError(
+            f"the harness could not bind the tasks to the fixture server (bound {registered}, "
+            f"expected {task_names}): {run.describe_failure()}"
+        )
+    return judge_arrangement(run, report, p["expected"], task_names)
 
 
 def events(run: Run) -> list[tuple[str | None, str]]:
@@ -76,15 +103,17 @@ def owner(label: str, task_names: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def judge_arrangement(run: Run, expected: list[str], task_names: list[str]) -> Verdict:
-    """Compare the logged order with the expected one."""
-    logged = events(run)
-    labels = [label for _, label in logged]
-    if run.error:
-        check = Check("runs", False, {"status": run.result.status}, run.error)
-        return Verdict(False, 0, (check,), join_lines([f"{run.error}.", order_text(labels, expected)]))
+def judge_arrangement(run: Run, report: FixtureReport, expected: list[str], task_names: list[str]) -> Verdict:
+    """Compare the order the fixture server got the steps in with the expected one."""
+    steps = [step for step in report.steps if step.accepted]
+    refused = [step for step in report.steps if not step.accepted]
+    labels = [step.label for step in steps]
+    outside = len(run.recording.of_kind("outside"))
+    stopped = stop_reason(run)
     impostors = [
-        f"{label} (logged by task {task})" for task, label in logged if owner(label, task_names) not in (None, task)
+        f"{step.label} (logged by task {step.task})"
+        for step in steps
+        if owner(step.label, task_names) not in (None, step.task)
     ]
     order_ok = labels == expected
     checks = (
@@ -96,16 +125,25 @@ def judge_arrangement(run: Run, expected: list[str], task_names: list[str]) -> V
         ),
         Check(
             "each_task_logs_its_own",
-            not impostors,
-            {"wrong_task": impostors},
+            not impostors and not refused and not outside,
+            {"wrong_task": impostors, "refused": len(refused), "outside_tasks": outside},
             "Every label was logged by its own task."
-            if not impostors
-            else f"Labels logged by another task: {', '.join(impostors[:5])}.",
+            if not impostors and not refused and not outside
+            else own_text(impostors, len(refused), outside),
         ),
     )
-    passed = order_ok and not impostors
+    if stopped:
+        runs = Check("runs", False, {"status": run.result.status, "limit": run.result.limit_hit}, stopped)
+        own = "" if checks[1].passed else checks[1].message
+        return Verdict(False, 0, (runs, *checks), join_lines([f"{stopped}.", order_text(labels, expected), own]))
+    passed = order_ok and checks[1].passed
     parts = [order_text(labels, expected)]
-    if impostors:
+    if not report.steps:
+        parts.append(
+            "The grading server got no `log()` call from any task: the tasks never logged (or the program "
+            "ended before they ran). Only calls to the `log` your worker is given count."
+        )
+    if not checks[1].passed:
         parts.append(checks[1].message + " Each task must log its own labels: the point is how tasks take turns.")
     if not order_ok and runs_in_blocks(labels, task_names):
         parts.append(
@@ -121,6 +159,36 @@ def judge_arrangement(run: Run, expected: list[str], task_names: list[str]) -> V
         )
     quality = 5 if passed else (2 if sorted(labels) == sorted(expected) else 1)
     return Verdict(passed, quality, checks, join_lines(parts))
+
+
+def stop_reason(run: Run) -> str | None:
+    """Why the run did not finish cleanly, naming the limit that ended it; None when it did."""
+    if run.error:
+        return run.error
+    result = run.result
+    if result.status == "timeout":
+        which = {"cpu_seconds": "CPU-time", "wall_seconds": "wall-clock"}.get(result.limit_hit or "", "time")
+        limit = (result.limits or {}).get(result.limit_hit or "")
+        amount = f" of {limit:g} s" if isinstance(limit, int | float) else ""
+        return (
+            f"The run was stopped by the sandbox's {which} limit{amount} before the tasks finished: something "
+            "never gave way (an endless loop, or a wait that never ends)"
+        )
+    if not result.ok:
+        return run.describe_failure()[:1].upper() + run.describe_failure()[1:]
+    return None
+
+
+def own_text(impostors: list[str], refused: int, outside: int) -> str:
+    """What went wrong with who logged what."""
+    parts = []
+    if impostors:
+        parts.append(f"Labels logged by another task: {', '.join(impostors[:5])}.")
+    if outside:
+        parts.append(f"log() was called {outside} time(s) from outside the tasks it was given to.")
+    if refused:
+        parts.append(f"The grading server refused {refused} step report(s) that did not come from a task's own `log`.")
+    return " ".join(parts)
 
 
 def runs_in_blocks(labels: list[str], task_names: list[str]) -> bool:
@@ -163,6 +231,23 @@ def measured_output(program: str, timeout: float, limits: Mapping[str, Any]) -> 
     return _KEYS[program]
 
 
+def prediction_text(right_prefix: int, predicted: int, actual: int) -> str:
+    """How the predicted lines compare with the printed ones, naming extra or missing lines."""
+    if right_prefix == actual and predicted > actual:
+        extra = predicted - actual
+        return (
+            f"All {actual} lines the program printed are in your answer, in order, but your answer goes on with "
+            f"{extra} more line{'s' if extra != 1 else ''}: the program prints only {actual}."
+        )
+    if right_prefix == predicted and predicted < actual:
+        missing = actual - predicted
+        return (
+            f"Your {predicted} line{'s' if predicted != 1 else ''} match the start of what the program printed, "
+            f"but it printed {actual}: {missing} line{'s are' if missing != 1 else ' is'} missing."
+        )
+    return f"The first {right_prefix} of {actual} predicted lines match what the program printed."
+
+
 def grade_prediction(code: str, p: Mapping[str, Any]) -> Verdict:
     """Compare the learner's predicted output with the program's measured output."""
     actual = measured_output(p["program"], p["timeout"], p["limits"])
@@ -179,7 +264,7 @@ def grade_prediction(code: str, p: Mapping[str, Any]) -> Verdict:
             "program_lines": len(actual),
             "right_before_first_difference": right_prefix,
         },
-        f"The first {right_prefix} of {len(actual)} predicted lines match what the program printed.",
+        prediction_text(right_prefix, len(predicted), len(actual)),
     )
     if passed:
         feedback = (

@@ -275,15 +275,41 @@ class Recorder:
 
 
 @dataclass(frozen=True, slots=True)
+class FixtureCall:
+    """One /item request as the fixture saw it, on the fixture's own clock (outside the sandbox)."""
+
+    connection: int
+    item: int
+    token: str  # made for this one request: only its response carried it
+    start: float
+    end: float | None  # None: the response was never fully written
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureStep:
+    """One /step request: the label a registered task's connection reported, in the order the fixture got them."""
+
+    connection: int
+    task: str | None  # the task the connection was bound to by /hello (None: not bound)
+    label: str
+    accepted: bool
+    why: str  # why it was refused ("" when accepted)
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
 class FixtureReport:
-    """What the HTTP fixture saw: requests in flight, per-item counts and the secret values it sent."""
+    """What the HTTP fixture saw: every request with its timing and the secret it answered with."""
 
     max_in_flight: int
     requests: int
     item_requests: Mapping[int, int]
-    tokens: Mapping[int, str]
     slow_requests: int
     bad_requests: int
+    calls: tuple[FixtureCall, ...] = ()
+    steps: tuple[FixtureStep, ...] = ()
+    hellos: tuple[tuple[int, str, bool], ...] = ()
+    unrecorded: int = 0  # requests past the fixture's record cap (a flood)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FixtureReport:
@@ -291,9 +317,18 @@ class FixtureReport:
             max_in_flight=int(data["max_in_flight"]),
             requests=int(data["requests"]),
             item_requests={int(k): int(v) for k, v in data["item_requests"].items()},
-            tokens={int(k): str(v) for k, v in data["tokens"].items()},
             slow_requests=int(data["slow_requests"]),
             bad_requests=int(data["bad_requests"]),
+            calls=tuple(
+                FixtureCall(int(c), int(i), str(t), float(s), None if e is None else float(e))
+                for c, i, t, s, e in data.get("calls", ())
+            ),
+            steps=tuple(
+                FixtureStep(int(c), None if t is None else str(t), str(lb), bool(a), str(w), float(tm))
+                for c, t, lb, a, w, tm in data.get("steps", ())
+            ),
+            hellos=tuple((int(c), str(t), bool(a)) for c, t, a in data.get("hellos", ())),
+            unrecorded=int(data.get("unrecorded", 0)),
         )
 
 
@@ -303,7 +338,11 @@ class HttpFixture:
     `ns` is a cards.sandbox.NetworkNamespace (anything with `spawn(argv, **popen_kwargs)`).
     """
 
-    def __init__(self, ns: Any, *, items: int = 0, delay_ms: int = 0, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self, ns: Any, *, items: int = 0, delay_ms: int = 0, tasks: int = 0, start_timeout: float = 10.0
+    ) -> None:
+        # A fresh secret per run, kept here and in the fixture (outside the sandbox); /hello and /step need it.
+        self.secret = secrets.token_hex(16) if tasks else ""
         argv = [
             sys.executable,
             str(FIXTURES_DIR / "http_fixture.py"),
@@ -311,6 +350,10 @@ class HttpFixture:
             str(items),
             "--delay-ms",
             str(delay_ms),
+            "--tasks",
+            str(tasks),
+            "--secret",
+            self.secret,
         ]
         try:
             self._proc: subprocess.Popen[bytes] = ns.spawn(
