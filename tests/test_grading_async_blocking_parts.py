@@ -1,4 +1,5 @@
-"""The blocking-call grader's parts: the analysis (pure) and the trusted fixture server, run directly.
+"""The blocking-call grader's parts: the kernel's classification, the analysis and feedback (pure), and
+the trusted fixture server run directly.
 
 The fixture server is our own trusted code, so these tests run it as a plain
 subprocess on the host's loopback; no learner code runs here.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,11 +16,21 @@ import time
 
 import pytest
 
-from cards.grading.async_blocking import analysis
-from cards.grading.async_blocking.analysis import find_stalls, same_json
-from cards.grading.async_blocking.runner import FIXTURE
+from cards.grading import kernel
+from cards.grading.async_blocking import feedback
+from cards.grading.async_blocking.analysis import (
+    LineBlame,
+    Measurements,
+    blame_lines,
+    check_results,
+    max_overlap,
+    same_json,
+)
+from cards.grading.async_blocking.runner import FIXTURE, RunOutcome
+from cards.grading.measure import Event, Recording
 
-MS = 1_000_000  # nanoseconds in a millisecond
+N = kernel.SYSCALL_NUMBERS
+EPFD = 3  # the loop's own epoll descriptor in these samples
 
 
 def test_same_json_is_exact_about_types():
@@ -33,65 +43,210 @@ def test_same_json_is_exact_about_types():
     assert not same_json({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}})
 
 
-def sample(t: float, cpu_ms: float, runq_ms: float, others_cpu_ms: float = 0, wakeups: int = 0) -> list[float]:
-    return [t, cpu_ms * MS, runq_ms * MS, others_cpu_ms * MS, 0, wakeups]
+# -- what one sample of the loop's thread means ------------------------------------------------
 
 
-def test_a_long_sleep_with_no_wakeups_is_blocked():
-    beats = [0.01 * i for i in range(1, 11)] + [0.1 + 0.5 + 0.01 * i for i in range(1, 5)]
-    samples = [sample(0.0, 0, 0), sample(0.1, 5, 0, wakeups=10), sample(0.6, 7, 10, wakeups=11)]
-    stalls = find_stalls(beats, 0.0, 0.65, 0.03, samples)
-    assert len(stalls) == 1
-    stall = stalls[0]
-    assert stall.wall == pytest.approx(0.51, abs=0.001)
-    assert stall.computing == pytest.approx(0.002, abs=0.001)
-    assert stall.waiting_for_cpu == pytest.approx(0.01, abs=0.002)
-    assert stall.blocked > 0.4
+def sample(name: str | None, *args: int, state: str = "S") -> kernel.ThreadSample:
+    number = kernel.RUNNING if name is None else N[name]
+    return kernel.ThreadSample(0.0, "R" if name is None else state, number, tuple(args), 0)
 
 
-def test_gil_waits_are_excused_but_cpu_work_is_not():
-    beats = [0.0, 0.2, 0.21, 0.5, 0.51]
-    samples = [
-        sample(0.0, 0, 0, others_cpu_ms=0, wakeups=0),
-        # 0..0.2: the loop thread slept, waking 40 times, while other threads ran 180 ms: the GIL.
-        sample(0.2, 2, 0, others_cpu_ms=180, wakeups=40),
-        # 0.21..0.5: the loop thread computed for 280 ms.
-        sample(0.5, 290, 0, others_cpu_ms=180, wakeups=41),
+def classify(s: kernel.ThreadSample, others: bool = False) -> str:
+    return kernel.classify(s, EPFD, 25, others)
+
+
+def test_the_loops_own_selector_with_its_own_short_timeout_is_idle():
+    assert classify(sample("epoll_wait", EPFD, 0x7F00, 4, 10)) == kernel.IDLE
+    assert classify(sample("epoll_wait", EPFD, 0x7F00, 4, 0)) == kernel.IDLE
+
+
+def test_the_loops_own_selector_called_with_a_longer_timeout_holds_the_loop():
+    # asyncio.get_running_loop()._selector.select(0.2): same descriptor, a timeout the loop never uses.
+    assert classify(sample("epoll_wait", EPFD, 0x7F00, 4, 200)) == kernel.SELECTOR_TIMEOUT
+    # No timeout at all (-1, sign-extended in the register): the harness's timer would have bounded it.
+    assert classify(sample("epoll_wait", EPFD, 0x7F00, 4, 0xFFFFFFFFFFFFFFFF)) == kernel.SELECTOR_TIMEOUT
+    assert kernel.SELECTOR_TIMEOUT in kernel.HOLDING
+
+
+def test_a_fresh_epoll_is_not_the_loops():
+    # select.epoll().poll(1.5): also epoll_wait (232), on another descriptor.
+    assert classify(sample("epoll_wait", 7, 0x7F00, 1, 1500)) == kernel.OTHER_EPOLL
+
+
+def test_sleeps_socket_waits_and_children_hold_the_loop():
+    assert classify(sample("clock_nanosleep", 1, 0, 0x7F00, 0)) == kernel.SLEEPING
+    assert classify(sample("recvfrom", 5, 0x7F00, 8192, 0)) == kernel.SOCKET
+    assert classify(sample("poll", 0x7F00, 1, 30000)) == kernel.SOCKET
+    assert classify(sample("wait4", 123, 0, 0, 0)) == kernel.CHILD
+    assert {kernel.SLEEPING, kernel.SOCKET, kernel.CHILD} <= kernel.HOLDING
+
+
+def test_a_zero_timeout_poll_is_not_a_blocking_wait():
+    assert classify(sample("poll", 0x7F00, 1, 0)) == kernel.IDLE
+
+
+def test_futex_waits_are_the_gil_only_while_another_thread_can_run():
+    assert classify(sample("futex", 0x7F00, 0x189, 0, 0x7E00), others=True) == kernel.GIL
+    assert classify(sample("futex", 0x7F00, 0x189, 0, 0x7E00), others=False) == kernel.LOCK
+    assert classify(sample(None)) == kernel.COMPUTING
+    openat = min(kernel.FILE_IO_SYSCALLS - set(N.values()))
+    opening = kernel.ThreadSample(0.0, "D", openat, (0, 0, 0, 0), 0)
+    assert classify(opening) == kernel.FILE_IO
+    assert kernel.GIL not in kernel.HOLDING and kernel.FILE_IO not in kernel.HOLDING
+
+
+def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
+    watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
+    watch.exited = True
+    rows = [
+        (kernel.ThreadSample(1.000, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 1_000_000), kernel.IDLE, 0),
+        (kernel.ThreadSample(1.100, "S", N["clock_nanosleep"], (1, 0, 0, 0), 2_000_000), kernel.SLEEPING, 0),
+        (kernel.ThreadSample(1.150, "R", kernel.RUNNING, (), 2_000_000), kernel.COMPUTING, 5_000_000),
+        (kernel.ThreadSample(1.200, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 42_000_000), kernel.IDLE, 5_000_000),
     ]
-    gil, cpu = find_stalls(beats, 0.0, 0.51, 0.03, samples)
-    assert gil.blocked == 0 and gil.asleep > 0.15
-    assert cpu.computing == pytest.approx(0.28, abs=0.01) and cpu.blocked == 0
+    watch.samples = rows
+    account = watch.account(1.0, 1.3)
+    assert account.by_kind[kernel.SLEEPING] == pytest.approx(0.05)
+    assert account.holding == pytest.approx(0.05)
+    assert account.cpu == pytest.approx(0.041)
+    assert account.runqueue == pytest.approx(0.005)
+    assert account.by_syscall == {"clock_nanosleep": pytest.approx(0.05)}
 
 
-def test_machine_load_is_excused():
-    beats = [0.0, 0.4, 0.41]
-    samples = [sample(0.0, 0, 0), sample(0.4, 20, 375)]
-    (stall,) = find_stalls(beats, 0.0, 0.41, 0.03, samples)
-    assert stall.held < 0.05 and stall.waiting_for_cpu > 0.35
+# -- results, overlap, blame -------------------------------------------------------------------
 
 
-def test_results_are_matched_to_the_body_sent_for_each_token():
-    body_a, body_b = {"id": 1, "x": [1]}, {"id": 2, "x": [2]}
-    report = {
-        "requests": [
-            {"token": "a", "body": json.dumps(body_a)},
-            {"token": "b", "body": json.dumps(body_b)},
-        ],
-        "messages": [
-            {"t": "result", "i": 0, "ok": True, "json": json.dumps(body_a)},
-            {"t": "result", "i": 1, "ok": True, "json": json.dumps(body_a)},  # a's body for b's call
-            {"t": "result", "i": 2, "ok": True, "json": json.dumps(body_b)},
-            {"t": "result", "i": 3, "ok": True, "json": json.dumps(json.dumps(body_b))},
-            {"t": "result", "i": 4, "ok": False, "error": {"type": "ValueError", "message": "boom"}},
-        ],
+def outcome(requests: list[dict], events: list[Event], spans: tuple = (), tokens=("a", "b")) -> RunOutcome:
+    loop = kernel.LoopAccount(1.0, 0.0, 0.0, {}, {}, 10, True, spans)
+    return RunOutcome(
+        tokens=list(tokens),
+        report={"requests": requests},
+        recording=Recording(events=events),
+        sandbox=None,
+        handshake=None,
+        urls_at=0.0,
+        ended=1.0,
+        loop=loop,
+    )
+
+
+def request(token: str, body: dict, arrived: float, released: float) -> dict:
+    return {"token": token, "method": "GET", "body": json.dumps(body), "arrived": arrived, "released": released}
+
+
+def result(index: int, value: object) -> Event:
+    return Event(0.5, "result", json.dumps({"i": index, "ok": True, "json": json.dumps(value)}))
+
+
+def test_overlap_counts_only_the_requests_whose_bodies_the_results_carry():
+    # Two throw-away GETs overlap each other, but the bodies returned came from two requests one after another.
+    requests = [
+        request("a", {"n": 1}, 0.0, 0.25),
+        request("a", {"n": 2}, 0.01, 0.26),  # thrown away
+        request("b", {"n": 3}, 0.02, 0.27),  # thrown away
+        request("b", {"n": 4}, 0.30, 0.55),
+    ]
+    results, carried = check_results(outcome(requests, [result(0, {"n": 1}), result(1, {"n": 4})]))
+    assert [r["right"] for r in results] == [True, True]
+    assert max_overlap(carried) == 1
+    assert max_overlap([r for r in requests]) == 3
+
+
+def test_a_result_must_be_a_body_sent_for_that_calls_url():
+    requests = [request("a", {"n": 1}, 0.0, 0.25), request("b", {"n": 2}, 0.0, 0.25)]
+    # Swapped: each is a body the fixture sent, but for the other call's URL.
+    results, carried = check_results(outcome(requests, [result(0, {"n": 2}), result(1, {"n": 1})]))
+    assert [r["right"] for r in results] == [False, False] and carried == []
+    # A first forged result for a call wins over nothing: it still has to be the body sent.
+    results, _ = check_results(outcome(requests, [result(0, {"n": 9}), result(0, {"n": 1})]))
+    assert not results[0]["right"]
+
+
+def stack(at: float, line: int, code: str, task: str) -> Event:
+    frames = [{"line": line, "code": code, "func": "get_data"}]
+    return Event(at, "stack", json.dumps({"frames": frames, "innermost": {}, "task": task}))
+
+
+def spans(start: float, end: float, kind: str, step: float = 0.001) -> list[kernel.LoopSpan]:
+    count = round((end - start) / step)
+    return [kernel.LoopSpan(start + i * step, step, kind, kind) for i in range(count)]
+
+
+def test_each_blamed_line_keeps_its_own_kind_and_counts_its_own_calls():
+    loop_spans = (*spans(0.0, 0.245, kernel.SLEEPING), *spans(0.3, 0.34, kernel.COMPUTING))
+    events = [stack(t / 1000, 7, "time.sleep(0.245)", "call 3") for t in range(2, 245, 5)]
+    events += [stack(t / 1000, 9, "crunch()", f"call {t % 2}") for t in range(302, 340, 5)]
+    blame = blame_lines(outcome([], events, tuple(loop_spans)), near=0.008)
+    assert [(b.line, b.kind, b.calls) for b in blame] == [(7, kernel.SLEEPING, 1), (9, kernel.COMPUTING, 2)]
+    # A one-off call is shown as once, not divided among the ten calls.
+    one_off = feedback.blame_sentence(blame[0])
+    assert "once, for 245 ms" in one_off and "per call" not in one_off and "sleeping" in one_off
+    assert "computing on the CPU" in feedback.blame_sentence(blame[1])
+
+
+# -- feedback that matches the evidence ----------------------------------------------------------
+
+
+def measurements(**overrides) -> Measurements:
+    values = {
+        "imported": True,
+        "coroutine_function": True,
+        "load_error": None,
+        "results": [],
+        "right": 10,
+        "calls": 10,
+        "answered": 10,
+        "observed": True,
+        "cpu": 0.08,
+        "runqueue": 0.01,
+        "holding": 0.0,
+        "by_kind": {},
+        "by_syscall": {},
+        "window": 0.4,
+        "max_in_flight": 10,
+        "requests": 10,
+        "unmatched_requests": 0,
     }
-    outcomes = analysis.check_results(report, ["a", "b", "c", "b", "b", "b"])
-    assert [o["right"] for o in outcomes] == [True, False, False, False, False, False]
-    assert "not the JSON the server sent" in outcomes[1]["problem"]
-    assert "without ever requesting" in outcomes[2]["problem"]
-    assert "as text" in outcomes[3]["problem"]
-    assert outcomes[4]["problem"] == "raised"
-    assert "no result" in outcomes[5]["problem"]
+    return Measurements(**{**values, **overrides})
+
+
+BOUNDS = {"blocked": 0.015, "computing": 0.15}
+
+
+def test_a_short_time_sleep_is_called_sleeping_not_computing():
+    line = LineBlame(9, "time.sleep(0.012)", "solution.py", 0.121, {kernel.SLEEPING: 0.118, "computing": 0.003}, 10)
+    m = measurements(holding=0.118, by_kind={kernel.SLEEPING: 0.118}, blame=(line,))
+    text = feedback.loop_feedback(m, BOUNDS, passed=False)
+    assert "sleeping (a call like time.sleep)" in text
+    assert "Line 9, `time.sleep(0.012)`, held the event loop for 12 ms per call (10 calls, 121 ms in all)" in text
+    assert "computing" not in text.split("Line 9")[1].split(".")[0]
+    hint = feedback.hint_feedback([{"line": 9, "rule": "ASYNC251", "message": "no time.sleep"}], loop_passed=False)
+    assert "measured no stall" not in hint and "Hint from ruff" in hint
+
+
+def test_a_second_blamed_line_names_its_own_kind():
+    first = LineBlame(5, "requests.get(url)", "solution.py", 2.5, {kernel.SOCKET: 2.5}, 10)
+    second = LineBlame(7, "crunch(data)", "solution.py", 0.3, {kernel.COMPUTING: 0.3}, 10)
+    m = measurements(holding=2.5, cpu=0.4, by_kind={kernel.SOCKET: 2.5}, blame=(first, second))
+    text = feedback.loop_feedback(m, BOUNDS, passed=False)
+    assert "waiting on a socket (a blocking network call). Next: Line 7" in text
+    assert text.split("Next: ")[1].split(".")[0].endswith("computing on the CPU")
+
+
+def test_an_unawaited_coroutine_result_says_never_awaited():
+    m = measurements(
+        right=0,
+        results=[
+            {
+                "call": 0,
+                "right": False,
+                "problem": "returned",
+                "error": {"type": "NotJSON", "message": "a coroutine (never awaited)"},
+            }
+        ],
+    )
+    text = feedback.results_feedback(m)
+    assert "never awaited" in text and "time.sleep" not in text
 
 
 # -- the fixture server, run directly ---------------------------------------------------------
@@ -164,73 +319,5 @@ def test_fixture_counts_requests_in_flight(fixture_server):
     report = finish()
     # Five at once (a thread started late on a loaded machine may miss the others' 0.3 s window).
     assert 3 <= report["max_in_flight"] <= 5
-    assert report["in_flight_timeline"][-1][1] == 0
-
-
-def test_fixture_records_heartbeats_and_refuses_intruders(fixture_server):
-    ports, finish = fixture_server
-    control = socket.create_connection(("127.0.0.1", ports["control_port"]))
-    beat = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    beat.connect(("127.0.0.1", ports["beat_port"]))
-    control.sendall(json.dumps({"t": "hello", "beat_port": beat.getsockname()[1]}).encode() + b"\n")
-    for number in range(5):
-        beat.send(b"b %d" % number)
-        time.sleep(0.01)
-    intruder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    intruder.sendto(b"b 5", ("127.0.0.1", ports["beat_port"]))
-    second = socket.create_connection(("127.0.0.1", ports["control_port"]))
-    time.sleep(0.1)
-    control.close()
-    second.close()
-    report = finish()
-    assert len(report["beats"]) == 5 and report["beat_numbers_ok"]
-    assert all(later > earlier for earlier, later in zip(report["beats"], report["beats"][1:]))
-    assert len(report["intrusions"]) == report["intrusion_count"] == 2
-    assert report["loop_pid"] is not None  # found this test process by its socket, from outside
-
-
-def test_stall_sleep_is_split_by_the_observed_wait_states():
-    beats = [0.0, 0.3, 0.31, 0.6, 0.61]
-    # [time, cpu, runq, others cpu, others runq, wakeups, state]: 1 = waiting for the GIL, 2 = other wait.
-    gil_rows = [[0.01 * i, 0, 0, 0, 0, 0, 1] for i in range(1, 30)]
-    other_rows = [[0.31 + 0.01 * i, 0, 0, 0, 0, 0, 2] for i in range(1, 29)]
-    gil, other = find_stalls(beats, 0.0, 0.61, 0.03, [*gil_rows, *other_rows])
-    assert gil.asleep > 0.25 and gil.blocked == 0
-    assert other.blocked == pytest.approx(0.29 - analysis.GIL_ALLOWANCE, abs=0.01)
-
-
-PROBED = """
-import queue, sys, threading, time
-def spin():
-    while True:
-        pass
-threading.Thread(target=spin, daemon=True).start()
-sys.stdout.write("go\\n"); sys.stdout.flush()
-deadline = time.monotonic() + 1.0
-while time.monotonic() < deadline:   # competes with spin() for the GIL
-    pass
-sys.stdout.write("wait\\n"); sys.stdout.flush()
-try:
-    queue.Queue().get(timeout=2.0)   # a timed wait that is not the GIL
-except queue.Empty:
-    pass
-"""
-
-
-def test_wait_probe_tells_gil_waits_from_other_waits():
-    from cards.grading.async_blocking.fixture_server import GIL_WAIT, OTHER_WAIT, WaitProbe
-
-    proc = subprocess.Popen([sys.executable, "-c", PROBED], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "go\n"
-        probe = WaitProbe(proc.pid)
-        first = [probe.state() for _ in range(300) if not time.sleep(0.002)]
-        assert proc.stdout.readline() == "wait\n"
-        time.sleep(0.05)
-        second = [probe.state() for _ in range(100) if not time.sleep(0.002)]
-        probe.close()
-    finally:
-        proc.kill()
-        proc.wait()
-    assert first.count(GIL_WAIT) >= 5 and first.count(OTHER_WAIT) <= first.count(GIL_WAIT)
-    assert second.count(OTHER_WAIT) >= 90
+    # Times are on the host's monotonic clock (the grader's), each request released after it arrived.
+    assert all(r["arrived"] <= r["released"] <= time.monotonic() for r in report["requests"])

@@ -538,8 +538,17 @@ class _ThreadFiles:
         self.fds = []
 
 
-def _others_running(pid: int, tid: int) -> bool:
-    """Whether any thread of `pid` other than `tid` is runnable (state R) right now."""
+HANDOFF_CPU_NS = 20_000_000  # a thread that has used less CPU than this is still starting up
+
+
+def _others_running(pid: int, tid: int, timed: bool) -> bool:
+    """Whether the futex wait of `tid` may be for the GIL (or a hand-off to a starting thread), not a lock.
+
+    The GIL is waited for with a timeout (CPython's switch interval): a timed futex wait while another
+    thread of the process is runnable counts as the GIL. A wait with no timeout is a lock, a future or
+    a join, unless the runnable thread is one just started (Thread.start() waits, untimed, for the new
+    thread to run: on a loaded machine that is the load, not the learner's code).
+    """
     try:
         names = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -550,10 +559,15 @@ def _others_running(pid: int, tid: int) -> bool:
         try:
             with open(f"/proc/{pid}/task/{name}/stat", "rb") as f:
                 stat = f.read()
-        except OSError:
+            if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"R":
+                continue
+            if timed:
+                return True
+            with open(f"/proc/{pid}/task/{name}/schedstat", "rb") as f:
+                if int(f.read().split()[0]) < HANDOFF_CPU_NS:
+                    return True
+        except (OSError, ValueError, IndexError):
             continue
-        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
-            return True
     return False
 
 
@@ -629,7 +643,10 @@ class LoopWatch:
             runq = int(os.pread(self._runq, 256, 0).split()[1])
         except (OSError, IndexError, ValueError):
             runq = self.samples[-1][2] if self.samples else 0
-        others = sample.syscall == FUTEX and sample.state != "R" and _others_running(self.pid, self.tid)
+        others = False
+        if sample.syscall == FUTEX and sample.state != "R":
+            timed = len(sample.args) > 3 and sample.args[3] != 0  # futex's 4th argument: the timeout, or NULL
+            others = _others_running(self.pid, self.tid, timed)
         self.samples.append((sample, classify(sample, self.loop_epfd, self.max_select_ms, others), runq))
         return True
 

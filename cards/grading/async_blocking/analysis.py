@@ -204,7 +204,7 @@ def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
     return sorted(blame, key=lambda b: b.held, reverse=True)
 
 
-def measure(outcome: RunOutcome, near: float = 0.008) -> Measurements:
+def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
     """All the measurements of one run."""
     load = _payloads(outcome, "load")
     load_error = None

@@ -77,10 +77,14 @@ class Params:
 
 
 def _syntax_verdict(error: SyntaxError) -> Verdict:
-    # error.msg never holds the line number (str(error) would add it a second time).
-    where = f" (line {error.lineno})" if error.lineno else ""
+    # Some messages name the line already ("unterminated string literal (detected at line 4)"): say it once.
+    mentions_line = error.lineno is not None and f"line {error.lineno}" in (error.msg or "")
+    where = f" (line {error.lineno})" if error.lineno and not mentions_line else ""
     message = f"solution.py does not parse: {error.msg}{where}."
-    check = Check("runs", False, {"syntax_error": error.msg, "line": error.lineno}, message)
+    # The page shows the feedback and each check's message: the check's own words do not repeat it.
+    check = Check(
+        "runs", False, {"syntax_error": error.msg, "line": error.lineno}, "The code did not parse, so it never ran."
+    )
     return Verdict(passed=False, quality=0, checks=(check,), feedback=message)
 
 

@@ -114,6 +114,7 @@ class _Fixture:
             return self._port
 
     def report(self) -> dict[str, Any]:
+        self.port()  # the port line comes first, read or not
         self.proc.stdin.close()
         return json.loads(_read_line(self.proc.stdout, REPORT_SECONDS, "report"))
 

@@ -1,0 +1,320 @@
+"""Integrity of the blocking-call grader: wrong answers plus tampering fail, through the real sandbox.
+
+The learner's process is hostile: it can rewrite the harness, forge anything on any descriptor,
+patch clocks, read argv, the environment and memory, and start threads and processes. The
+verdict rests on what the grader sees from outside (the kernel's view of the loop's thread,
+the fixture's records, results checked against the bodies it sent), so each attack below is a
+wrong answer that must still fail. Positive controls: the same wrong answer without the trick
+fails too, and a correct answer that starts a harmless thread still passes.
+
+Also: eight gradings at once give the same verdicts as one at a time (issue 9, item 2).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cards.grading import grade
+from cards.grading.async_blocking.grader import KIND
+
+CHALLENGE = Path(__file__).resolve().parents[1] / "cards" / "challenges" / "async-blocking-call"
+REFERENCE = (CHALLENGE / "reference.py").read_text(encoding="utf-8")
+STARTER = (CHALLENGE / "starter.py").read_text(encoding="utf-8")
+PARAMS = {"calls": 6, "delay_ms": 150}  # fewer, shorter calls than the challenge's: the attacks run serially
+
+BLOCKING_GET = """
+async def get_data(url):
+    import requests
+    return requests.get(url, timeout=30).json()
+"""
+
+SERIAL_BUT_FREE = """
+import asyncio
+import httpx
+
+client = httpx.AsyncClient()
+one_at_a_time = asyncio.Semaphore(1)
+
+
+async def _fetch(url):
+    async with one_at_a_time:
+        return (await client.get(url)).json()
+"""
+
+ATTACKS = {
+    # Forged events on any descriptor: every socket this process holds gets plausible lines, again and again.
+    "forge_every_descriptor": """
+import os, threading, time, json
+LINES = [b'result {"i": 0, "ok": true, "json": "{}"}', b"end ", b"urls ", b'ready {"epoll_fd": 3}', b"go",
+         b'stack {"frames": [], "innermost": {}, "task": ""}', b"b 1", b'{"t": "end"}\\n']
+def forge():
+    while True:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                    for line in LINES:
+                        os.write(int(name), line)
+            except OSError:
+                pass
+        time.sleep(0.002)
+threading.Thread(target=forge, daemon=True).start()
+"""
+    + BLOCKING_GET,
+    # Patched harness globals and functions: everything the harness defined so far becomes a no-op.
+    "patch_harness": """
+import sys, types
+main = sys.modules["__main__"]
+for name, value in list(vars(main).items()):
+    if isinstance(value, types.FunctionType) and name not in ("send", "emit"):
+        setattr(main, name, lambda *a, **k: None)
+main.SPEC["sample"] = 3600  # silence the watchdog
+main.SPEC["tick"] = 3600  # and the loop's timer
+"""
+    + BLOCKING_GET,
+    # Heartbeats and events from other threads and a forked process, to the recorder and to UDP ports.
+    "heartbeats_from_threads_and_processes": """
+import os, socket, sys, threading, time
+FD = int(sys.argv[1])
+def beat():
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 0
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        for line in (b"b %d" % n, b"end ", b'stack {"frames": []}'):
+            try:
+                os.write(FD, line)
+            except OSError:
+                pass
+        for port in range(40000, 40010):
+            try:
+                udp.sendto(b"b %d" % n, ("127.0.0.1", port))
+            except OSError:
+                pass
+        n += 1
+        time.sleep(0.005)
+threading.Thread(target=beat, daemon=True).start()
+if os.fork() == 0:
+    beat()
+    os._exit(0)
+"""
+    + BLOCKING_GET,
+    # Padded fixture counters: throw-away GETs in threads beside a blocking call, so the server sees overlap.
+    "padded_counters_blocking": """
+import threading, requests
+async def get_data(url):
+    for _ in range(2):
+        threading.Thread(target=requests.get, args=(url,), daemon=True).start()
+    return requests.get(url, timeout=30).json()
+""",
+    # ... and beside a loop-friendly answer that runs the calls one at a time.
+    "padded_counters_serial": SERIAL_BUT_FREE
+    + """
+import threading, requests
+async def get_data(url):
+    for _ in range(3):
+        threading.Thread(target=requests.get, args=(url,), daemon=True).start()
+    return await _fetch(url)
+""",
+    # URLs read from argv, the environment or memory, prefetched by threads; the loop waits on a lock for them.
+    "prefetch_from_memory": """
+import gc, os, sys, threading, time, requests
+cache, ready = {}, threading.Event()
+assert not any("/data/" in a for a in sys.argv + list(os.environ.values())), "URLs in argv or env"
+def fetch(url):
+    cache[url] = requests.get(url, timeout=30).json()
+    if len(cache) >= 6:
+        ready.set()
+def hunt():
+    while True:
+        found = {s for s in sys.argv + list(os.environ.values()) if "/data/" in s}
+        for obj in gc.get_objects():
+            if isinstance(obj, list) and obj and all(isinstance(x, str) and "/data/" in x for x in obj):
+                found.update(obj)
+        if found:
+            for url in found:
+                threading.Thread(target=fetch, args=(url,), daemon=True).start()
+            return
+        time.sleep(0.001)
+threading.Thread(target=hunt, daemon=True).start()
+async def get_data(url):
+    while url not in cache:
+        ready.wait(0.5)
+    return cache[url]
+""",
+    # Patched clocks: time.monotonic, perf_counter, time.time and the loop's own clock frozen.
+    "patched_clocks": """
+import asyncio, time
+time.monotonic = lambda: 1000.0
+time.perf_counter = lambda: 1000.0
+time.time = lambda: 1000.0
+time.monotonic_ns = lambda: 10**12
+asyncio.get_event_loop().time = lambda: 1000.0
+"""
+    + BLOCKING_GET,
+    # A helper thread does the blocking call while the loop waits in its own selector, called directly.
+    "helper_thread_loop_selector": """
+import asyncio, threading, requests
+async def get_data(url):
+    box = []
+    helper = threading.Thread(target=lambda: box.append(requests.get(url, timeout=30).json()))
+    helper.start()
+    selector = asyncio.get_running_loop()._selector
+    while helper.is_alive():
+        selector.select(0.2)
+    return box[0]
+""",
+    # ... or in a fresh epoll of its own (also epoll_wait, on another descriptor).
+    "helper_thread_fresh_epoll": """
+import select, threading, requests
+async def get_data(url):
+    box = []
+    helper = threading.Thread(target=lambda: box.append(requests.get(url, timeout=30).json()))
+    helper.start()
+    poller = select.epoll()
+    while helper.is_alive():
+        poller.poll(0.2)
+    return box[0]
+""",
+    # A helper process does the fetching; the loop waits for it.
+    "helper_process": """
+import json, subprocess, sys
+async def get_data(url):
+    code = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())"
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, timeout=30)
+    return json.loads(done.stdout)
+""",
+    # An early exit with success: a fake verdict on stdout, then os._exit(0) from the first call.
+    "early_exit_with_success": """
+import os, sys
+async def get_data(url):
+    print('{"passed": true, "quality": 5, "feedback": "PASSED: all good"}')
+    sys.stdout.flush()
+    os._exit(0)
+""",
+}
+
+CONTROLS = {
+    "starter": (STARTER, False),
+    "serial_but_free": (SERIAL_BUT_FREE + "\nasync def get_data(url):\n    return await _fetch(url)\n", False),
+    "reference_with_harmless_thread": (
+        """
+import threading, time
+def hum():
+    while True:
+        time.sleep(0.01)
+        sum(range(1000))
+threading.Thread(target=hum, daemon=True).start()
+"""
+        + REFERENCE,
+        True,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    jobs = {**{name: code for name, code in ATTACKS.items()}, **{name: code for name, (code, _) in CONTROLS.items()}}
+    with ThreadPoolExecutor(4) as pool:
+        done = dict(zip(jobs, pool.map(lambda code: grade(KIND, code, PARAMS), jobs.values()), strict=True))
+    return done
+
+
+def failed(verdict) -> set[str]:
+    return {check.name for check in verdict.checks if not check.passed}
+
+
+def measured(verdict, name: str) -> dict:
+    return next(check.measured for check in verdict.checks if check.name == name)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_fails(verdicts, name):
+    verdict = verdicts[name]
+    assert not verdict.passed, verdict.feedback
+    assert verdict.quality <= 2
+    assert "PASSED: all good" not in verdict.feedback
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_positive_controls(verdicts, name):
+    verdict = verdicts[name]
+    assert verdict.passed == CONTROLS[name][1], verdict.feedback
+
+
+def test_what_each_attack_is_caught_by(verdicts):
+    """Each attack fails for the reason the trusted evidence gives, not by accident."""
+    for name in ("forge_every_descriptor", "heartbeats_from_threads_and_processes", "patched_clocks"):
+        assert "loop" in failed(verdicts[name]), name
+        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500, name
+        assert measured(verdicts[name], "overlap")["max_in_flight"] == 1, name
+    # Throw-away requests pad the server's count but not the overlap of the requests the results carry.
+    for name in ("padded_counters_blocking", "padded_counters_serial"):
+        overlap = measured(verdicts[name], "overlap")
+        assert "overlap" in failed(verdicts[name]) and overlap["max_in_flight"] == 1, name
+        assert overlap["unmatched_requests"] >= 6, name
+    assert failed(verdicts["padded_counters_serial"]) == {"overlap"}
+    assert failed(verdicts["serial_but_free"]) == {"overlap"}
+    # Prefetched by threads, but the loop waited on a lock for them.
+    assert "loop" in failed(verdicts["prefetch_from_memory"])
+    assert measured(verdicts["prefetch_from_memory"], "loop")["blocked_by_kind_ms"].get("lock", 0) >= 50
+    # The loop's own selector called with a longer timeout, or a fresh epoll, is not the loop waiting.
+    selector = measured(verdicts["helper_thread_loop_selector"], "loop")["blocked_by_kind_ms"]
+    assert "loop" in failed(verdicts["helper_thread_loop_selector"]) and selector.get("selector_timeout", 0) >= 100
+    epoll = measured(verdicts["helper_thread_fresh_epoll"], "loop")["blocked_by_kind_ms"]
+    assert "loop" in failed(verdicts["helper_thread_fresh_epoll"]) and epoll.get("other_epoll", 0) >= 100
+    assert "loop" in failed(verdicts["helper_process"])
+    # Patched harness: its helpers and its timer gone, the watchdog silenced; the kernel still sees the wait.
+    assert "loop" in failed(verdicts["patch_harness"])
+    assert measured(verdicts["patch_harness"], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500
+    assert {"results", "loop", "overlap"} <= failed(verdicts["early_exit_with_success"])
+
+
+# -- eight gradings at once, the same verdicts as one at a time -------------------------------------
+
+SLEEP_5MS = REFERENCE.replace("    return response.json()", "    time.sleep(0.005)\n    return response.json()")
+BUSY_30MS = REFERENCE.replace(
+    "    return response.json()",
+    "    spent = time.thread_time() + 0.03\n    while time.thread_time() < spent:\n        pass\n"
+    "    return response.json()",
+)
+TO_THREAD = """import asyncio
+
+import requests
+
+
+async def get_data(url):
+    response = await asyncio.to_thread(requests.get, url, timeout=30)
+    return response.json()
+"""
+LOADED = {
+    "reference": ("import time\n" + REFERENCE, True),
+    "starter": (STARTER, False),
+    "sleep_5ms_per_call": ("import time\n" + SLEEP_5MS, False),
+    "busy_wait_30ms_per_call": ("import time\n" + BUSY_30MS, False),
+    "to_thread": (TO_THREAD, True),
+}
+CHALLENGE_PARAMS = {"calls": 10, "delay_ms": 250}
+
+
+@pytest.mark.slow
+def test_eight_at_once_give_the_same_verdicts_as_one_at_a_time():
+    alone = {name: grade(KIND, code, CHALLENGE_PARAMS) for name, (code, _) in LOADED.items()}
+    names = [*LOADED, "sleep_5ms_per_call", "busy_wait_30ms_per_call", "reference"]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda name: (name, grade(KIND, LOADED[name][0], CHALLENGE_PARAMS)), names))
+    for name, verdict in [*alone.items(), *together]:
+        assert verdict.passed == LOADED[name][1], (name, verdict.feedback)
+        assert failed(verdict) == failed(alone[name]), (name, verdict.feedback)
+    # What each failing one is failed for: the kernel's count, not a comparison with a loaded reference.
+    for name, verdict in [*alone.items(), *together]:
+        loop = measured(verdict, "loop")
+        if name == "sleep_5ms_per_call":
+            assert loop["blocked_by_kind_ms"].get("sleeping", 0) > loop["bound_blocked_ms"], loop
+            assert "sleeping (a call like time.sleep)" in verdict.feedback
+        if name == "busy_wait_30ms_per_call":
+            assert loop["computing_ms"] > loop["bound_computing_ms"], loop
+    # Which line, from the watchdog's stack samples (feedback only; best effort when eight share two cores).
+    assert "Line 8, `time.sleep(0.005)`, held the event loop for " in alone["sleep_5ms_per_call"].feedback
