@@ -61,7 +61,7 @@ def test_a_reset_link_sets_a_new_password_once(client):
     assert response.status_code == 302 and response["Location"] == reverse("password_reset_done")
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert message.to == ["ADA@example.org"]
+    assert message.to == ["ada@example.org"]  # the stored address, not the one typed
     assert message.subject == "Reset your study app password"
     assert "testserver" not in message.body  # the link is built on SITE_URL, not on the Host header
     link = reset_link(message)

@@ -2,13 +2,17 @@
 changing a password are Django's own views, with this app's templates).
 
 A reset is asked for by address: the account's email or its reminder address (a learner
-who gave either can get back in). The link in the email is built on SITE_URL, never on the
-request's Host header, and requests are rate-limited per client address and per target
-address, so the form cannot be used to flood someone's mailbox.
+who gave either can get back in). The typed address is compared with each stored one in
+Python, as Django's own form does, and the link goes only to the stored address, never to
+the one typed: a look-alike ("admin@maıl.example", which PostgreSQL's UPPER() folds onto
+"admin@mail.example") gets nothing (the CVE-2019-19844 pattern). The link is built on
+SITE_URL, never on the request's Host header, and requests are rate-limited per client
+address and per target address, so the form cannot be used to flood someone's mailbox.
 """
 
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from collections.abc import Iterator
 
@@ -18,6 +22,9 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+
+# Django's own Unicode-aware comparison (NFKC, then casefold), the one its get_users uses.
+from django.contrib.auth.forms import _unicode_ci_compare as same_address
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -72,19 +79,47 @@ def reset_limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
     )
 
 
+def address_key(email: str) -> str:
+    """The per-address throttle's key: look-alikes that reach one stored address share one counter."""
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
+def stored_address(user: AbstractBaseUser, typed: str) -> str | None:
+    """The account's or the reminder address that is the typed one (compared as Django does), else None."""
+    profile = getattr(user, "profile", None)
+    for stored in (user.email, profile.reminder_email if profile else ""):
+        if stored and same_address(typed, stored):
+            return stored
+    return None
+
+
 class ResetForm(PasswordResetForm):
-    """Django's reset form, matching the account's address or its reminder address, mailing the one typed."""
+    """Django's reset form, also reaching an account through its reminder address; mails only stored addresses.
+
+    The database lookup is only a case-insensitive prefilter (its UPPER() maps "ı" to "I");
+    each candidate is kept only if one of its stored addresses is the typed one in Python.
+    """
 
     def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
-        users = get_user_model()._default_manager.filter(
-            Q(email__iexact=email) | Q(profile__reminder_email__iexact=email), is_active=True
+        self.recipients: dict[int, str] = {}
+        candidates = (
+            get_user_model()
+            ._default_manager.filter(Q(email__iexact=email) | Q(profile__reminder_email__iexact=email), is_active=True)
+            .select_related("profile")
+            .distinct()
         )
-        return (user for user in users.distinct() if user.has_usable_password())
+        for user in candidates:
+            address = stored_address(user, email)
+            if address is not None and user.has_usable_password():
+                self.recipients[user.pk] = address
+                yield user
 
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
-        # The user matched on one of their two addresses: write to the one the visitor typed.
+        # Django passes the account's address; the match may have been the reminder address.
+        # Either way it is the stored one that get_users matched, never what was typed.
+        to_email = self.recipients[context["user"].pk]
         super().send_mail(
-            subject_template_name, email_template_name, context, from_email, self.cleaned_data["email"], **kwargs
+            subject_template_name, email_template_name, {**context, "email": to_email}, from_email, to_email, **kwargs
         )
 
 
@@ -96,7 +131,7 @@ class ResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form: ResetForm) -> HttpResponse:
-        keys = (client_ip(self.request), form.cleaned_data["email"].strip().lower())
+        keys = (client_ip(self.request), address_key(form.cleaned_data["email"]))
         for limit, key in zip(reset_limits(), keys, strict=True):
             decision = ratelimit.hit(limit, key)
             if not decision.allowed:
