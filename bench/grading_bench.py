@@ -37,12 +37,12 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from cards.challenge_loader import load_challenges
 from cards.models import Challenge
-from cards.submissions import per_minute_limit, submit
+from cards.submissions import in_flight_limit, submit
 load_challenges()
 challenge = Challenge.objects.get(slug={slug!r})
 ids = []
 for n in range({count}):
-    user, _ = get_user_model().objects.get_or_create(username=f"bench-{{n // per_minute_limit()}}")
+    user, _ = get_user_model().objects.get_or_create(username=f"bench-{{n // in_flight_limit()}}")
     code = challenge.starter_code if n % 2 == 0 else challenge.reference_solution
     ids.append(submit(user, challenge, code + f"\\n# bench {{n}}\\n").submission.pk)
 print("PARAMS", json.dumps(challenge.grader_params))

@@ -243,6 +243,19 @@ LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
 PASSWORD_RESETS_PER_CLIENT = env_int("PASSWORD_RESETS_PER_CLIENT", 5)
 PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
 PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
+
+# Sign-up and grading-queue limits (issue 10)
+# Accounts created from one client address per window (cards/views/accounts.py).
+SIGNUPS_PER_CLIENT = env_int("SIGNUPS_PER_CLIENT", 5)
+SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
+# Gradings one learner may have queued or running at once; one more is refused (cards/submissions.py).
+CHALLENGE_IN_FLIGHT_PER_USER = env_int("CHALLENGE_IN_FLIGHT_PER_USER", 3)
+# Back-pressure: with this many gradings queued in all, new submissions get 429 and Retry-After.
+CHALLENGE_QUEUE_MAX = env_int("CHALLENGE_QUEUE_MAX", 200)
+CHALLENGE_QUEUE_RETRY_AFTER = env_int("CHALLENGE_QUEUE_RETRY_AFTER", 30)
+# A per-user safety net on the rate of new rows, far above what a person types.
+CHALLENGE_SUBMISSIONS_PER_MINUTE = env_int("CHALLENGE_SUBMISSIONS_PER_MINUTE", 30)
+
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (0: use REMOTE_ADDR).
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 # Workers write a heartbeat every WORKER_HEARTBEAT_INTERVAL s; /healthz wants one younger than MAX_AGE.

@@ -1,4 +1,7 @@
-"""Submitting code: validation, unknown challenges, the per-user rate limit, nothing queued twice."""
+"""Submitting code: validation, unknown challenges, the per-user safety limit, nothing queued twice.
+
+The in-flight cap and the queue's back-pressure are in tests/test_security_grading_queue.py.
+"""
 
 import pytest
 
@@ -75,6 +78,7 @@ def test_identical_pending_submission_is_not_queued_twice(learner, django_captur
 
 def test_rate_limit_per_user_with_a_clear_message(learner, settings, django_capture_on_commit_callbacks):
     settings.CHALLENGE_SUBMISSIONS_PER_MINUTE = 3
+    settings.CHALLENGE_IN_FLIGHT_PER_USER = 10  # the safety limit, not the in-flight cap, is under test
     challenge = make_challenge()
     other = make_user("other")
     ratelimit.reset(submission_limit(), str(other.pk))

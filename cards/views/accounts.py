@@ -8,6 +8,9 @@ the one typed: a look-alike ("admin@maıl.example", which PostgreSQL's UPPER() f
 "admin@mail.example") gets nothing (the CVE-2019-19844 pattern). The link is built on
 SITE_URL, never on the request's Host header, and requests are rate-limited per client
 address and per target address, so the form cannot be used to flood someone's mailbox.
+
+Sign-up is limited per client address (SIGNUPS_PER_CLIENT accounts per SIGNUP_WINDOW):
+every account may queue gradings, so unlimited accounts would mean unlimited gradings.
 """
 
 from __future__ import annotations
@@ -55,13 +58,30 @@ class SignupForm(UserCreationForm):
         fields = ("username", "email")
 
 
+def signup_limit() -> ratelimit.Limit:
+    """Accounts one client address may create per window (a classroom behind one NAT gets this many an hour)."""
+    return ratelimit.Limit("signup-client", settings.SIGNUPS_PER_CLIENT, settings.SIGNUP_WINDOW)
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and its Profile, log the new user in, go home."""
+    """Create an account and its Profile, log the new user in, go home; 429 past the per-client limit."""
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Only a valid form counts: a typo in the password confirmation costs no one a sign-up.
+        decision = ratelimit.hit(signup_limit(), client_ip(request))
+        if not decision.allowed:
+            minutes = max(1, round(decision.retry_after / 60))
+            form.add_error(
+                None,
+                f"Too many accounts have been created from your network recently. "
+                f"Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+            )
+            response = render(request, "registration/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(decision.retry_after)
+            return response
         with transaction.atomic():
             user = form.save()
             Profile.objects.create(user=user, timezone=form.cleaned_data["timezone"])

@@ -6,7 +6,10 @@ this view every second, and once the verdict is in it renders without one, so
 the polling stops by itself. A submission is looked up with its owner, so another
 user's id is a 404. Without JavaScript, submitting redirects to the submission's
 own page, which reloads itself (and has a reload link) until the verdict is in; a
-rejected submission shows the challenge page again with the reason and the code as typed.
+rejected submission shows the challenge page again with the reason and the code as typed
+(400, or 429 with Retry-After when it is refused for now: too many in flight, the queue
+full). With htmx only the status panel is swapped, so the editor keeps the code; htmx swaps
+only 2xx answers, so there the refusal's status is in the X-Submission-Rejected header.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cards.models import Challenge, Submission
-from cards.submissions import RateLimited, SubmissionRejected, submit
+from cards.submissions import SubmissionRejected, submit
 
 ATTEMPTS_SHOWN = 20
 POLL_SECONDS = 1
@@ -75,7 +78,7 @@ def challenge_submit(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         submission = submit(request.user, challenge, code).submission
     except SubmissionRejected as exc:
-        status = 429 if isinstance(exc, RateLimited) else 400
+        status = exc.http_status
         if request.htmx:
             # htmx swaps only 2xx answers; the rejection is shown in place of the status.
             response = render(
@@ -88,7 +91,7 @@ def challenge_submit(request: HttpRequest, slug: str) -> HttpResponse:
             # The challenge page again, with the code as typed: a rejected attempt loses nothing.
             context = {**_status_context(request, challenge, None), "code": code, "rejection": str(exc)}
             response = render(request, "cards/challenges/detail.html", context, status=status)
-        if isinstance(exc, RateLimited):
+        if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response
     if request.htmx:
