@@ -80,6 +80,7 @@ class Measurements:
     requests: int
     unmatched_requests: int
     blame: tuple[LineBlame, ...] = field(default_factory=tuple)
+    never_awaited: tuple[dict[str, Any], ...] = ()  # from the harness's warnings hook: feedback only
 
     @property
     def finished(self) -> bool:
@@ -142,6 +143,11 @@ def check_results(outcome: RunOutcome) -> tuple[list[dict[str, Any]], list[dict[
                 outcome_["problem"] = "returned something that is not JSON"
             else:
                 match = next((r for r in sent[token] if same_json(value, json.loads(r["body"]))), None)
+                if match is None and isinstance(value, str):
+                    # The body as text: wrong, but it was fetched, so its request counts for overlap.
+                    text = next((r for r in sent[token] if r["body"] == value), None)
+                    if text is not None:
+                        carried.append(text)
                 if match is not None:
                     outcome_["right"] = True
                     carried.append(match)
@@ -242,4 +248,5 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         requests=len(token_requests),
         unmatched_requests=sum(1 for r in token_requests if id(r) not in carried_ids),
         blame=tuple(blame_lines(outcome, near)),
+        never_awaited=tuple(w for _, w in _payloads(outcome, "warning")[:5] if "never_awaited" in w),
     )

@@ -229,6 +229,21 @@ def overlap_feedback(m: Measurements, minimum: int, loop_blocked: bool = False) 
     )
 
 
+def never_awaited_feedback(m: Measurements) -> str:
+    """Coroutines created in solution.py and never awaited: they did nothing (an `await` is missing)."""
+    lines = []
+    for warning in m.never_awaited:
+        line, code = warning.get("line"), str(warning.get("code") or "")
+        if not isinstance(line, int):
+            continue
+        what = f"`{code}`" if code else "a coroutine"
+        lines.append(
+            f"Line {line}: {what} makes a coroutine that was never awaited, so it did nothing: "
+            "put `await` in front of it."
+        )
+    return " ".join(dict.fromkeys(lines))
+
+
 def hint_feedback(hints: list[dict[str, Any]], loop_passed: bool) -> str:
     """ruff's ASYNC findings as a hint (never the verdict)."""
     if not hints:

@@ -167,6 +167,9 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
         failed = [c.name for c in checks if not c.passed]
         summary = "Not yet: " + ", ".join(failed) + (" check failed." if len(failed) == 1 else " checks failed.")
     text = [summary] + [c.message for c in (results, loop, overlap) if c.message]
+    unawaited = feedback.never_awaited_feedback(m)
+    if unawaited:
+        text.append(unawaited)
     hint = feedback.hint_feedback(hints, loop_ok)
     if hint:
         text.append(hint)

@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 
 from _events import FD, emit, ready
 
@@ -43,11 +44,12 @@ CoroutineType = types.CoroutineType
 SPEC = json.loads(sys.argv[2])
 SOLUTION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "solution.py")
 MAX_TEXT = 64 * 1024
-
-loop = asyncio.new_event_loop()
-asyncio.set_event_loop(loop)
 current_tasks = asyncio.tasks._current_tasks
+loop = None  # set by main(); module-level so that the watchdog and run_calls see it
 loop_thread = threading.get_ident()
+URLS = []
+get_data = None
+warned = set()
 
 
 def clip(text, limit=2000):
@@ -101,33 +103,6 @@ def send(kind, message):
     with contextlib.suppress(OSError):
         emit(kind, dumps(message)[:60_000])
 
-
-# The fixture speaks plain HTTP, so no certificate is ever checked: point httpx's eager SSL context at a
-# one-certificate bundle (ca.pem, beside this file) instead of certifi's ~150, which cost ~20 ms of CPU on
-# the loop per AsyncClient(). The learner's code may undo this; it only makes its own calls dearer.
-os.environ.setdefault("SSL_CERT_FILE", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ca.pem"))
-
-# 1. Announce this process and its loop before any learner code runs; the grader watches from now on.
-ready(epoll_fd=loop._selector.fileno())
-
-# 2. The learner's module.
-try:
-    import solution  # noqa: E402
-except BaseException as exc:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too: report, then stop)
-    send("load", {"error": describe_exception(exc)})
-    os._exit(3)
-
-get_data = getattr(solution, "get_data", None)
-if get_data is None or not inspect.iscoroutinefunction(get_data):
-    send("load", {"not_coroutine_function": "missing" if get_data is None else type(get_data).__name__})
-    os._exit(3)
-
-# 3. The URLs, fresh from the grader: ask, then wait for the answer.
-emit("urls", "")
-data = b""
-while not data.startswith(b"urls "):
-    data = os.read(FD, 1 << 20)
-URLS = json.loads(data[5:])
 
 watching = threading.Event()
 
@@ -191,10 +166,58 @@ async def run_calls():
     os._exit(0)
 
 
-threading.Thread(target=watchdog, daemon=True, name="watchdog").start()
-try:
-    loop.run_until_complete(run_calls())
-except BaseException as exc:  # noqa: BLE001
-    send("harness_error", {"error": describe_exception(exc)})
-finally:
-    os._exit(0)
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """A coroutine created and never awaited in solution.py: worth a word in the feedback (feedback only)."""
+    text = str(message)
+    if "never awaited" in text and (filename, lineno) not in warned and len(warned) < 20:
+        warned.add((filename, lineno))
+        where = lineno if filename == SOLUTION else None
+        code = getline(SOLUTION, where).strip() if where else ""
+        send("warning", {"never_awaited": clip(text, 200), "line": where, "code": clip(code, 200)})
+
+
+def main():
+    """Everything that acts; a child process started with spawn or forkserver imports this file and skips it."""
+    global loop, URLS, get_data
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    warnings.showwarning = show_warning
+
+    # The fixture speaks plain HTTP, so no certificate is ever checked: point httpx's eager SSL context at a
+    # one-certificate bundle (ca.pem, beside this file) instead of certifi's ~150, which cost ~20 ms of CPU on
+    # the loop per AsyncClient(). The learner's code may undo this; it only makes its own calls dearer.
+    os.environ.setdefault("SSL_CERT_FILE", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ca.pem"))
+
+    # 1. Announce this process and its loop before any learner code runs; the grader watches from now on.
+    ready(epoll_fd=loop._selector.fileno())
+
+    # 2. The learner's module.
+    try:
+        import solution  # noqa: E402
+    except BaseException as exc:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too: report, then stop)
+        send("load", {"error": describe_exception(exc)})
+        os._exit(3)
+
+    get_data = getattr(solution, "get_data", None)
+    if get_data is None or not inspect.iscoroutinefunction(get_data):
+        send("load", {"not_coroutine_function": "missing" if get_data is None else type(get_data).__name__})
+        os._exit(3)
+
+    # 3. The URLs, fresh from the grader: ask, then wait for the answer.
+    emit("urls", "")
+    data = b""
+    while not data.startswith(b"urls "):
+        data = os.read(FD, 1 << 20)
+    URLS = json.loads(data[5:])
+
+    threading.Thread(target=watchdog, daemon=True, name="watchdog").start()
+    try:
+        loop.run_until_complete(run_calls())
+    except BaseException as exc:  # noqa: BLE001
+        send("harness_error", {"error": describe_exception(exc)})
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+# Blocking requests in a process pool (fork start method): the loop awaits the results.
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import requests
+
+pool = ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork"))
+
+
+def fetch(url):
+    return requests.get(url, timeout=30).json()
+
+
+async def get_data(url):
+    return await asyncio.get_running_loop().run_in_executor(pool, fetch, url)
