@@ -345,6 +345,8 @@ class HttpFixture:
         self.secret = secrets.token_hex(16) if tasks else ""
         argv = [
             sys.executable,
+            "-I",  # standard library only: no site-packages, no environment, a faster start
+            "-S",
             str(FIXTURES_DIR / "http_fixture.py"),
             "--items",
             str(items),
