@@ -133,6 +133,12 @@ def did_not_finish(run: Run, pid: int | None) -> str:
 def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: int) -> Verdict:
     """A verdict from one watched run: results against the grader's, CPU time per process from the kernel."""
     tree = watch.tree
+    results = results_from(run, watch.pid)
+    if results is None:
+        # A fail needs no evidence beyond the missing results.
+        failure = did_not_finish(run, watch.pid)
+        check = Check("runs", False, {"status": run.result.status}, f"run_all() did not finish: {failure}.")
+        return Verdict(False, 0, (check,), f"run_all() did not finish: {failure}.", {})
     if tree is None or watch.pid is None:
         raise GradingError("the run was not watched from outside (no handshake from the harness)")
     if tree.error:
@@ -148,12 +154,6 @@ def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: i
     needed_parallel = share * work * (1 - 1 / cores) / 2
     allowed_largest = LARGEST_SHARE * work
     timings = {"work_cpu_ms": ms(work), "sandbox_cpu_ms": ms(total), "parallel_cpu_ms": ms(parallel)}
-
-    results = results_from(run, watch.pid)
-    if results is None:
-        failure = did_not_finish(run, watch.pid)
-        check = Check("runs", False, {"status": run.result.status}, f"run_all() did not finish: {failure}.")
-        return Verdict(False, 0, (check,), f"run_all() did not finish: {failure}.", timings)
 
     right = sum(1 for got, want in zip(results, expected.results, strict=False) if got == want)
     results_ok = right == len(expected.results) and len(results) == len(expected.results)
