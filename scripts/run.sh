@@ -12,7 +12,10 @@ host=${HOST:-127.0.0.1}
 port=${PORT:-8000}
 redis_port=${REDIS_PORT:-6379}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$redis_port/0}
-export SITE_URL=${SITE_URL:-http://$host:$port}
+# DEBUG off unless DEBUG=1, SITE_URL, ALLOWED_HOSTS, and one random SECRET_KEY for web, worker
+# and beat (a token the worker signs, the web checks), kept in var/secret-key from the first run
+# on, like the admin's password (scripts/services.sh).
+app_environment "$host" "$port" var
 mkdir -p var/log var/mail
 
 start_redis "$redis_port" var/redis
@@ -59,6 +62,7 @@ cat <<MSG
   The study app is running:  http://$host:$port/
   Sign up there, or log in to the admin at http://$host:$port/admin/
   as "admin" with the password in var/admin-password.
+  Signing key: var/secret-key (random, made on the first run; keep it private).
   Logs: var/log/{web,worker,beat}.log   Mail: var/mail/   Stop: Ctrl-C
 
 MSG

@@ -22,6 +22,39 @@ start_redis() {
   return 1
 }
 
+# load_secret_key FILE: exports SECRET_KEY, the environment's if set, else the one kept in FILE,
+# which the first run creates (random, mode 600; never in the repository). Every process started
+# after this (web, worker, beat, manage.py) signs and checks with that one key.
+load_secret_key() {
+  local file=$1 tmp
+  if [ -z "${SECRET_KEY:-}" ]; then
+    if [ ! -e "$file" ]; then
+      mkdir -p "$(dirname "$file")"
+      tmp=$(mktemp "$file.XXXXXX")  # mode 600
+      printf '%s\n' "$(head -c 48 /dev/urandom | base64 -w0 | tr '+/' '-_')" >"$tmp"
+      ln "$tmp" "$file" 2>/dev/null || true  # atomic: if another run made one first, keep theirs
+      rm -f "$tmp"
+    fi
+    SECRET_KEY=$(<"$file")
+    if [ "${#SECRET_KEY}" -lt 50 ]; then
+      echo "$file holds no usable key (under 50 characters): delete it to get a new one." >&2
+      return 1
+    fi
+  fi
+  export SECRET_KEY
+}
+
+# app_environment HOST PORT VARDIR: the environment run.sh gives web, worker, beat and manage.py
+# (the tests start the app with it too): DEBUG off unless asked for (DEBUG=1; its pages list every
+# URL and setting), the hosts it answers to, SITE_URL for links in mail, and one signing key.
+app_environment() {
+  local host=$1 port=$2 var=$3
+  export SITE_URL=${SITE_URL:-http://$host:$port}
+  export DEBUG=${DEBUG:-0}
+  export ALLOWED_HOSTS=${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$host}
+  load_secret_key "$var/secret-key"
+}
+
 # start_postgres: Debian's cluster, with a role and database for the tests; prints the URL
 # (and nothing else on stdout: callers capture it).
 start_postgres() {

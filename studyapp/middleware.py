@@ -1,4 +1,4 @@
-"""Project-wide middleware: security headers, a clear page when the database is down, request ids in logs."""
+"""Project-wide middleware: security headers, error pages, a page for a database outage, request ids in logs."""
 
 from __future__ import annotations
 
@@ -48,6 +48,34 @@ class SecurityHeadersMiddleware:
             response.headers.setdefault("Content-Security-Policy", self.csp)
         if self.permissions:
             response.headers.setdefault("Permissions-Policy", self.permissions)
+        return response
+
+
+class ErrorPageMiddleware:
+    """Gives an empty error response the app's own page: `HttpResponseNotAllowed` (405) above all.
+
+    Django renders 400/403/404/500 pages itself (templates/400.html ... 500.html), but a view
+    that refuses a method (`require_POST`, a class-based view) answers 405 with no body at all,
+    and a bare `HttpResponse(status=429)` or `HttpResponseForbidden()` is blank too. A response
+    with content, or that is not HTML, is left as it is; headers such as Allow and Retry-After
+    are kept.
+    """
+
+    templates = {400: "400.html", 403: "403.html", 404: "404.html", 405: "405.html", 429: "429.html"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        template = self.templates.get(response.status_code)
+        if template is None or response.streaming or response.content:
+            return response
+        if not response.get("Content-Type", "text/html").startswith("text/html"):
+            return response
+        retry_after = response.get("Retry-After", "")
+        context = {"retry_after": int(retry_after) if retry_after.isdigit() else None}
+        response.content = loader.render_to_string(template, context, request=request)
         return response
 
 

@@ -46,10 +46,48 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 PRODUCTION = env("STUDYAPP_ENV", "development") == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for (DEBUG=1), in every mode: a debug page lists every URL and setting.
+DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (development default)
-SECRET_KEY = env("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
+
+def _local_secret_key(path: Path) -> str:
+    """Development's key: the one in var/secret-key (run.sh's), made on first use, random, never in the repository.
+
+    Every process of one checkout (web, worker, beat, `manage.py send_reminders`) reads the same
+    file, so a token one signs another accepts. Created by a hard link from a private temporary
+    file, so two processes starting at once agree on one key.
+    """
+    import secrets
+
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(64) + "\n")
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+            finally:
+                temporary.unlink()
+        key = path.read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and {path} could not be read or created ({error.strerror}). "
+            "Set SECRET_KEY (50+ random characters) or SECRET_KEY_FILE."
+        ) from None
+    if len(key) < 50:
+        raise ImproperlyConfigured(f"{path} holds no usable key (under 50 characters): delete it to get a new one.")
+    return key
+
+
+# No key is ever in the repository. Production needs SECRET_KEY; development without it uses
+# var/secret-key (or SECRET_KEY_FILE), the one run.sh creates and gives web, worker and beat.
+SECRET_KEY = env("SECRET_KEY") or (
+    "" if PRODUCTION else _local_secret_key(Path(env("SECRET_KEY_FILE", str(BASE_DIR / "var" / "secret-key"))))
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -57,7 +95,7 @@ if PRODUCTION:
     _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value]
     if _missing:
         raise ImproperlyConfigured(f"STUDYAPP_ENV=production needs {', '.join(_missing)} set in the environment.")
-    if SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50:
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY must be a random string of at least 50 characters in production.")
 
 INSTALLED_APPS = [
@@ -86,6 +124,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Blank error responses (a 405 from require_POST, a bare 429) get the app's page; inside CSRF and auth.
+    "studyapp.middleware.ErrorPageMiddleware",
     "cards.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

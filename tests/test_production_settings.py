@@ -60,7 +60,8 @@ SECRET_PATTERNS = {
         r"://[^/\s:@\"']+:(?!password@|\*\*\*@)[^/\s@\"'$]+@(?!127\.0\.0\.1|localhost)[\w.-]+"
     ),
 }
-ALLOWED_SNIPPETS = ("dev-only-insecure-key-do-not-use-in-production",)
+# None: the repository holds no key that any mode uses (development makes var/secret-key).
+ALLOWED_SNIPPETS: tuple[str, ...] = ()
 
 
 def test_no_secret_is_committed() -> None:
