@@ -233,10 +233,15 @@ def in_flight_check(conc: Concurrency, limit: int, floor: int) -> Check:
             "typical_in_flight_of_results": conc.typical,
             "extra_requests": conc.extra,
         },
-        f"The server saw at most {conc.peak_all} requests in flight at once (limit {limit}); the requests "
-        f"behind your results reached {floor} in flight in {reached} of {len(conc.segment_peaks)} stretches "
-        "of the run (needed: all).",
+        f"The server saw at most {conc.peak_all} request{'s' if conc.peak_all != 1 else ''} in flight at once "
+        f"(limit {limit}); the requests behind your results reached {floor} in flight in {reached} of "
+        f"{len(conc.segment_peaks)} {stretches(len(conc.segment_peaks))} of the run (needed: all).",
     )
+
+
+def stretches(count: int) -> str:
+    """What the run's stretches are called in messages."""
+    return {1: "stretch", 2: "halves", 3: "thirds", 4: "quarters"}.get(count, "stretches")
 
 
 def hint(conc: Concurrency, limit: int, floor: int, n: int) -> str:
@@ -273,7 +278,8 @@ def hint(conc: Concurrency, limit: int, floor: int, n: int) -> str:
     if conc.carried and low:
         return (
             f"The requests behind your results were in flight {conc.typical} at a time as a rule, and in "
-            f"{len(low)} of {len(conc.segment_peaks)} stretches of the run never reached {floor} at once (the "
+            f"{len(low)} of {len(conc.segment_peaks)} {stretches(len(conc.segment_peaks))} of the run never "
+            f"reached {floor} at once (the "
             f"limit is {limit}): most of the allowed concurrency went unused. Only the requests whose answers "
             "you return count; requests thrown away, or one early burst, do not."
         )
