@@ -13,7 +13,7 @@ import pytest
 from .grading_e3_helpers import challenge, explain, grade_all
 
 CH = challenge("threads-vs-processes")
-PARAMS = {**CH.params, "jobs_per_core": 4, "rounds": 400_000}
+PARAMS = {**CH.params, "jobs_per_core": 4}
 
 FORGE = """
 import json, os, stat, sys
@@ -128,6 +128,40 @@ def run_all(jobs):
     os.waitpid(burner, 0)
     return pickle.loads(data)
 """,
+    # The work split over two processes run one after the other, with a burner beside them so that two
+    # processes seem busy at once: the side-by-side CPU is no more than the CPU burned beyond the jobs' cost.
+    "two_processes_in_turn_beside_a_burner": """
+import os, pickle, time
+from work import crunch
+
+def _in_a_child(jobs):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, pickle.dumps([crunch(seed, rounds) for seed, rounds in jobs]))
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+def run_all(jobs):
+    burner = os.fork()
+    if burner == 0:
+        end = time.process_time() + 0.2
+        while time.process_time() < end:
+            time.sleep(0.0005)
+            t = time.process_time()
+            while time.process_time() - t < 0.001:
+                pass
+        os._exit(0)
+    half = len(jobs) // 2
+    out = _in_a_child(jobs[:half]) + _in_a_child(jobs[half:])
+    os.waitpid(burner, 0)
+    return out
+""",
     # The jobs are in argv: crunch them at import in threads, return the cache.
     "precomputed_from_argv_in_threads": """
 import json, sys
@@ -199,6 +233,13 @@ def test_burned_cpu_beside_a_serial_run_is_not_parallel_work(verdicts, name):
     # Processes did run side by side, but one process did all the jobs: that is what fails.
     assert m["largest_process_cpu_ms"] > m["allowed_largest_ms"], explain(verdict)
     assert "that was not the jobs' work" in verdict.feedback
+
+
+def test_processes_in_turn_beside_a_burner_show_no_net_parallel_work(verdicts):
+    verdict = verdicts["two_processes_in_turn_beside_a_burner"]
+    m = measured(verdict)
+    assert m["largest_process_cpu_ms"] <= m["allowed_largest_ms"], explain(verdict)
+    assert m["net_parallel_cpu_ms"] < m["needed_parallel_ms"], explain(verdict)
 
 
 def test_cheap_jobs_swapped_in_give_wrong_results(verdicts):

@@ -14,17 +14,25 @@ verdict; it rests on:
   (`cpu_offload.TreeTimeline`). Threads of one process count as that process.
 
 It passes when every result is right and the work ran in parallel processes:
-no one process spent more than `LARGEST_SHARE` of `W` (a process that did all
-the jobs itself, however many helpers burned CPU beside it, fails), and CPU
-time that distinct processes gained in the same 50 ms windows adds up to at
-least `share` x `W` x (1 - 1/cores) / 2 (half of a perfect split's, with the
-default share). Threads of one process cannot gain CPU side by side for
-pure-Python work (one GIL), and processes run one after another do not overlap.
-Everything is CPU time, not wall time, so the verdict does not depend on the
-machine's load, and gradings need not queue for the cores.
+
+- no one process spent more than `LARGEST_SHARE` of `W` (a process that did
+  all the jobs itself fails, however many helpers burned CPU beside it);
+- CPU time that distinct processes gained in the same 50 ms windows (each
+  process counted only strictly inside its first and last busy window, so that
+  processes run one after another do not overlap at the hand-over), minus the
+  CPU the sandbox spent beyond `W`, reaches `share` x `W` x (1 - 1/cores) / 2.
+  Taking the extra CPU off is what defeats burners: if the jobs ran one process
+  at a time, whatever ran beside them was not the jobs, so the side-by-side CPU
+  is at most the extra CPU. A pool's start-up (about 0.1 s of CPU per "spawn"
+  worker) is extra CPU too, which is why `W` is about a second.
+
+Threads of one process count as that process: they cannot gain CPU side by side
+for pure-Python work (one GIL). Everything is CPU time, not wall time, so the
+verdict does not depend on the machine's load, and gradings need not queue for
+the cores.
 
 Params (all optional): jobs_per_core (default 8), rounds (per job, default
-250000, about 30 ms of CPU here), share (default 0.5), limits (sandbox limit
+500000, about 60 ms of CPU here), share (default 0.5), limits (sandbox limit
 overrides).
 """
 
@@ -42,7 +50,7 @@ from .measure import Handshake, Run, join_lines, ms, require_params, run_harness
 
 PARAMS = {
     "jobs_per_core": (int, 8),
-    "rounds": (int, 250_000),
+    "rounds": (int, 500_000),
     "share": (float, 0.5),
     "limits": (dict, {}),
 }
@@ -159,13 +167,19 @@ def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: i
     results_ok = right == len(expected.results) and len(results) == len(expected.results)
     work_seen = total >= MIN_WORK_SHARE * work
     spread_ok = largest <= allowed_largest
-    parallel_ok = parallel >= needed_parallel
+    # CPU beyond what the jobs cost could be a burner beside work run one process at a time; side-by-side
+    # CPU up to that much proves nothing, so it is taken off (see the module docstring).
+    extra = max(0.0, total - work)
+    net_parallel = parallel - extra
+    parallel_ok = net_parallel >= needed_parallel
     measured = {
         "work_cpu_ms": ms(work),
         "sandbox_cpu_ms": ms(total),
         "largest_process_cpu_ms": ms(largest),
         "allowed_largest_ms": ms(allowed_largest),
         "parallel_cpu_ms": ms(parallel),
+        "extra_cpu_ms": ms(extra),
+        "net_parallel_cpu_ms": ms(net_parallel),
         "needed_parallel_ms": ms(needed_parallel),
         "processes": len(busy),
         "busy_threads_in_main_process": tree.busy_threads(),
@@ -183,12 +197,13 @@ def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: i
             spread_ok and parallel_ok and (work_seen or not results_ok),
             measured,
             f"The jobs need {ms(work)} ms of CPU; the busiest process spent {ms(largest)} ms (at most "
-            f"{ms(allowed_largest)} allowed), and {ms(parallel)} ms ran side by side with another process's "
-            f"(needed {ms(needed_parallel)}).",
+            f"{ms(allowed_largest)} allowed); {ms(parallel)} ms ran side by side with another process's, "
+            f"{ms(net_parallel)} ms once the {ms(extra)} ms spent beyond the jobs' cost is taken off (needed "
+            f"{ms(needed_parallel)}).",
         ),
     )
     passed = results_ok and spread_ok and parallel_ok and work_seen
-    quality = (5 if parallel >= 2 * needed_parallel else 4) if passed else (2 if results_ok else 1)
+    quality = (5 if net_parallel >= 2 * needed_parallel else 4) if passed else (2 if results_ok else 1)
     took = _from_harness(run, watch.pid, "took")
     took_ms = int(took[-1]) if took and took[-1].isdigit() else None
     text = feedback(
@@ -256,6 +271,12 @@ def feedback(
             f"can run on {cores} cores at once."
         )
         parts.append(text)
+    elif total > work and parallel >= spread.measured["needed_parallel_ms"] / 1000:
+        parts.append(
+            f"{spread.message} Processes did run side by side, but the sandbox spent {ms(total)} ms of CPU where "
+            f"the jobs need {ms(work)} ms: CPU burned beside the work does not make the work parallel. Run the "
+            f"jobs themselves at once, one worker process per core ({cores} here)."
+        )
     else:
         parts.append(
             f"{spread.message} The work was split over {len(busy)} processes, but they hardly ran at the same "
