@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -283,11 +283,13 @@ def test_every_limit_is_a_setting_read_from_the_environment():
 
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_submissions_from_one_learner_do_not_overshoot_the_cap():
-    """Eight requests at once from one learner: the check and the insert are one step, so three get in."""
-    if connection.vendor == "sqlite":
-        # The test database is SQLite's shared-cache memory database, whose table locks fail at once
-        # ("table is locked") instead of waiting; the app's file database uses IMMEDIATE transactions.
-        pytest.skip("concurrent writers need PostgreSQL (or a file database) to wait for each other")
+    """Eight requests at once from one learner: the check and the insert are one step, so three get in.
+
+    On PostgreSQL the writers wait for each other and exactly three get in. The SQLite test
+    database is shared-cache memory, whose table locks fail at once ("table is locked")
+    instead of waiting as the app's file database does: a request that meets the lock is
+    refused with an error, which is allowed there, and the cap must still never be passed.
+    """
     user = make_user(password=None)
     ratelimit.reset(submission_limit(), str(user.pk))
     targets = [make_challenge(f"race-{n}") for n in range(8)]
@@ -301,6 +303,8 @@ def test_simultaneous_submissions_from_one_learner_do_not_overshoot_the_cap():
             outcomes.append("created")
         except TooManyInFlight:
             outcomes.append("refused")
+        except OperationalError as exc:
+            outcomes.append("locked" if "locked" in str(exc) else f"error: {exc}")
         finally:
             connection.close()
 
@@ -309,6 +313,11 @@ def test_simultaneous_submissions_from_one_learner_do_not_overshoot_the_cap():
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
-    assert Submission.objects.filter(user=user).count() == 3
+    created = Submission.objects.filter(user=user).count()
+    assert outcomes.count("created") == created
+    if connection.vendor == "sqlite":
+        assert set(outcomes) <= {"created", "refused", "locked"}, outcomes
+        assert 1 <= created <= 3
+    else:
+        assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
     ratelimit.reset(submission_limit(), str(user.pk))
