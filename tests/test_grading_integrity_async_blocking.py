@@ -68,7 +68,7 @@ threading.Thread(target=forge, daemon=True).start()
 import sys, types
 main = sys.modules["__main__"]
 for name, value in list(vars(main).items()):
-    if isinstance(value, types.FunctionType) and name not in ("send", "emit"):
+    if isinstance(value, types.FunctionType) and name not in ("send", "emit", "run_calls", "main"):
         setattr(main, name, lambda *a, **k: None)
 main.SPEC["sample"] = 3600  # silence the watchdog
 main.SPEC["tick"] = 3600  # and the loop's timer
@@ -199,6 +199,13 @@ async def get_data(url):
 CONTROLS = {
     "starter": (STARTER, False),
     "serial_but_free": (SERIAL_BUT_FREE + "\nasync def get_data(url):\n    return await _fetch(url)\n", False),
+    # Harmless but wrong-headed: asyncio.sleep without await does nothing (feedback says so; the verdict passes).
+    "unawaited_sleep": (
+        REFERENCE.replace("async def get_data(url):\n", "async def get_data(url):\n    asyncio.sleep(0.01)\n").replace(
+            "import httpx", "import asyncio\n\nimport httpx"
+        ),
+        True,
+    ),
     "reference_with_harmless_thread": (
         """
 import threading, time
@@ -248,7 +255,8 @@ def test_what_each_attack_is_caught_by(verdicts):
     """Each attack fails for the reason the trusted evidence gives, not by accident."""
     for name in ("forge_every_descriptor", "heartbeats_from_threads_and_processes", "patched_clocks"):
         assert "loop" in failed(verdicts[name]), name
-        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500, name
+        # (forging on every socket also garbles the learner's own HTTP connections: less time waiting on them)
+        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 100, name
         assert measured(verdicts[name], "overlap")["max_in_flight"] == 1, name
     # Throw-away requests pad the server's count but not the overlap of the requests the results carry.
     for name in ("padded_counters_blocking", "padded_counters_serial"):
@@ -318,3 +326,9 @@ def test_eight_at_once_give_the_same_verdicts_as_one_at_a_time():
             assert loop["computing_ms"] > loop["bound_computing_ms"], loop
     # Which line, from the watchdog's stack samples (feedback only; best effort when eight share two cores).
     assert "Line 8, `time.sleep(0.005)`, held the event loop for " in alone["sleep_5ms_per_call"].feedback
+
+
+def test_an_unawaited_asyncio_sleep_is_named_never_awaited(verdicts):
+    text = verdicts["unawaited_sleep"].feedback
+    assert "Line 7: `asyncio.sleep(0.01)` makes a coroutine that was never awaited" in text, text
+    assert "time.sleep" not in text

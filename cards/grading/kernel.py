@@ -673,7 +673,13 @@ class LoopWatch:
 
     def account(self, start: float, end: float) -> LoopAccount:
         """What the loop's thread did in [start, end] (grader's monotonic clock)."""
-        inside = [s for s in list(self.samples) if start <= s[0].at <= end]
+        samples = list(self.samples)
+        inside = [s for s in samples if start <= s[0].at <= end]
+        before = [s for s in samples if s[0].at < start]
+        if before:
+            # The last reading before the window stands for its start (a short window may hold no reading).
+            first, kind, runq = before[-1]
+            inside.insert(0, (ThreadSample(start, first.state, first.syscall, first.args, first.cpu_ns), kind, runq))
         by_kind: dict[str, float] = {}
         by_syscall: dict[str, float] = {}
         spans = []

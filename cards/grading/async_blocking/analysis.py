@@ -198,8 +198,8 @@ def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
             key = (frames[-1].get("line"), str(frames[-1].get("code", ""))[:200], "solution.py")
         else:
             inner = sample.get("innermost") or {}
-            if not isinstance(inner, dict):
-                continue
+            if not isinstance(inner, dict) or not inner.get("file"):
+                continue  # not a sample the watchdog would send
             key = (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})"[:200])
         totals[key][span.kind] += span.span
         tasks[key].add(str(sample.get("task", ""))[:50])
@@ -237,7 +237,7 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         right=sum(r["right"] for r in results),
         calls=len(outcome.tokens),
         answered=sum(1 for r in results if r.get("answered")),
-        observed=loop is not None and loop.samples >= 2,
+        observed=loop is not None and loop.samples >= 1,
         cpu=loop.cpu if loop else 0.0,
         runqueue=loop.runqueue if loop else 0.0,
         holding=loop.holding if loop else 0.0,
