@@ -164,6 +164,22 @@ async def handle(seed, rounds):
         data += chunk
     return pickle.loads(data)
 """,
+    # A blocking wait disguised as an idle loop: the thread waits in the loop's own epoll, but runs no
+    # callbacks meanwhile. The harness keeps a descriptor readable there, so such a wait spins on the CPU.
+    "blocking_wait_inside_the_loops_own_selector": """
+import asyncio
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+_pool = ProcessPoolExecutor(2)
+
+async def handle(seed, rounds):
+    loop = asyncio.get_running_loop()
+    future = _pool.submit(crunch, seed, rounds)
+    while not future.done():
+        loop._selector.select(0.01)
+    return future.result()
+""",
     "fake_verdict_and_early_exit": """
 import os, sys
 print('{"passed": true, "quality": 5, "feedback": "The event loop stayed responsive"}')
