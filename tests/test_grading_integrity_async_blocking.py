@@ -178,6 +178,24 @@ async def get_data(url):
         poller.poll(0.2)
     return box[0]
 """,
+    # A helper thread fetches while the loop waits on an event with a timeout, a busy thread beside it running
+    # all along: a timed futex wait while another thread runs looks like a GIL wait, unless its timeout is read.
+    "helper_thread_event_wait_beside_busy_thread": """
+import threading, requests
+def spin():
+    while True:
+        pass
+threading.Thread(target=spin, daemon=True).start()
+async def get_data(url):
+    box, done = [], threading.Event()
+    def fetch():
+        box.append(requests.get(url, timeout=30).json())
+        done.set()
+    threading.Thread(target=fetch).start()
+    while not done.wait(0.2):
+        pass
+    return box[0]
+""",
     # A helper process does the fetching; the loop waits for it.
     "helper_process": """
 import json, subprocess, sys
@@ -274,6 +292,8 @@ def test_what_each_attack_is_caught_by(verdicts):
     epoll = measured(verdicts["helper_thread_fresh_epoll"], "loop")["blocked_by_kind_ms"]
     assert "loop" in failed(verdicts["helper_thread_fresh_epoll"]) and epoll.get("other_epoll", 0) >= 100
     assert "loop" in failed(verdicts["helper_process"])
+    event = measured(verdicts["helper_thread_event_wait_beside_busy_thread"], "loop")["blocked_by_kind_ms"]
+    assert event.get("lock", 0) >= 100, event
     # Patched harness: its helpers and its timer gone, the watchdog silenced; the kernel still sees the wait.
     assert "loop" in failed(verdicts["patch_harness"])
     assert measured(verdicts["patch_harness"], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -539,6 +540,7 @@ class _ThreadFiles:
         self.fds = []
 
 
+GIL_WAIT_LONGEST = 0.006  # CPython waits for the GIL one switch interval (5 ms) at a time
 HANDOFF_CPU_NS = 20_000_000  # a thread that has used less CPU than this is still starting up
 
 
@@ -631,6 +633,10 @@ class LoopWatch:
         self.exited_at: float | None = None
         self._files = _ThreadFiles(pid, self.tid)
         self._runq = os.open(f"/proc/{pid}/task/{self.tid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._mem: int | None = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._mem = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grading-loop-watch", daemon=True)
 
@@ -647,9 +653,33 @@ class LoopWatch:
         others = False
         if sample.syscall == FUTEX and sample.state != "R":
             timed = len(sample.args) > 3 and sample.args[3] != 0  # futex's 4th argument: the timeout, or NULL
-            others = _others_running(self.pid, self.tid, timed)
+            if timed:
+                # A GIL wait asks for at most one switch interval (5 ms); a longer timed wait is a lock or an event.
+                left = self._futex_timeout(sample)
+                others = left is not None and left <= GIL_WAIT_LONGEST and _others_running(self.pid, self.tid, True)
+            else:
+                others = _others_running(self.pid, self.tid, False)
         self.samples.append((sample, classify(sample, self.loop_epfd, self.max_select_ms, others), runq))
         return True
+
+    def _futex_timeout(self, sample: ThreadSample) -> float | None:
+        """Seconds left of a timed futex wait, read from the process's memory as a debugger would; None if unknown.
+
+        FUTEX_WAIT takes a relative timespec; FUTEX_WAIT_BITSET an absolute deadline on CLOCK_MONOTONIC
+        (or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME), which is what pthread_cond_timedwait uses for the GIL.
+        """
+        if self._mem is None or len(sample.args) < 4:
+            return None
+        try:
+            seconds, nanoseconds = struct.unpack("qq", os.pread(self._mem, 16, sample.args[3]))
+        except (OSError, struct.error, OverflowError, ValueError):
+            return None
+        operation = sample.args[1]
+        value = seconds + nanoseconds / 1e9
+        if operation & 0x7F == 0:  # FUTEX_WAIT: relative
+            return value
+        clock = time.CLOCK_REALTIME if operation & 256 else time.CLOCK_MONOTONIC
+        return value - time.clock_gettime(clock)
 
     def start(self) -> LoopWatch:
         if self._take():
@@ -667,8 +697,10 @@ class LoopWatch:
         if self._thread.is_alive():
             self._thread.join(2.0)
         self._files.close()
-        with contextlib.suppress(OSError):
-            os.close(self._runq)
+        for fd in (self._runq, self._mem):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         return self
 
     def account(self, start: float, end: float) -> LoopAccount:
