@@ -630,4 +630,8 @@ def blamed_line(run: Run, pid: int | None, code: str, passed: bool) -> str:
         return ""
     lines = code.splitlines()
     source = lines[line - 1].strip()[:120] if 0 < line <= len(lines) else ""
-    return f"Line {line}" + (f", `{source}`," if source else "") + f" held the event loop for about {held} ms in all."
+    return (
+        f"Line {line}"
+        + (f", `{source}`," if source else "")
+        + f" held the event loop for about {held} ms in all (wall time, as seen inside your process)."
+    )

@@ -58,6 +58,8 @@ DEFAULT_LIMITS = {"cpu_seconds": 20, "wall_seconds": 20, "max_processes": 64, "m
 # No process may do more than this share of the work (the jobs come in jobs_per_core x cores pieces).
 LARGEST_SHARE = 0.85
 WINDOW_SECONDS = 0.05
+# Polls of the process tree must come at least this often on average, or windows blur together.
+MAX_MEAN_POLL_GAP = 0.1
 
 
 class TreeWatch:
@@ -153,6 +155,12 @@ def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: i
         raise GradingError(f"reading the sandbox's CPU accounting from /proc failed: {tree.error}")
     if len(tree.snaps) < 2:
         raise GradingError("the kernel's view of the run is too thin to judge (the grader's watcher did not run)")
+    span = tree.snaps[-1][0] - tree.snaps[0][0]
+    if span / (len(tree.snaps) - 1) > MAX_MEAN_POLL_GAP:
+        raise GradingError(
+            f"the grader's watch on the sandbox's processes fell behind ({len(tree.snaps)} looks in {ms(span)} ms): "
+            "the machine is too busy to judge this run; try again"
+        )
     work = expected.total
     gained = tree.gained()
     total = sum(gained.values())
@@ -198,7 +206,8 @@ def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: i
             measured,
             f"The jobs need {ms(work)} ms of CPU; the busiest process spent {ms(largest)} ms (at most "
             f"{ms(allowed_largest)} allowed); {ms(parallel)} ms ran side by side with another process's, "
-            f"{ms(net_parallel)} ms once the {ms(extra)} ms spent beyond the jobs' cost is taken off (needed "
+            f"{ms(max(0.0, net_parallel))} ms once the {ms(extra)} ms spent beyond the jobs' cost is taken off "
+            "(needed "
             f"{ms(needed_parallel)}).",
         ),
     )
@@ -260,7 +269,7 @@ def feedback(
                 f" Other processes burned {ms(total - largest)} ms of CPU beside it, but that was not the jobs' "
                 "work: what counts is that no process does most of it alone."
             )
-        if took_ms is not None and took_ms * 1000 < 0.5 * work * 1000 and own >= largest * 0.99:
+        if took_ms is not None and took_ms < 0.5 * work * 1000 and own >= largest * 0.99:
             text += (
                 f" run_all() itself returned after {took_ms} ms (as your process timed it), far less than the work "
                 "takes: the results were computed before it was called (at import, or cached). The grader counts "
