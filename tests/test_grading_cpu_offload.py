@@ -80,6 +80,28 @@ _pool = ProcessPoolExecutor(2)
 async def handle(seed, rounds):
     return _pool.submit(crunch, seed, rounds).result()
 """,
+    "multiprocessing_pool_apply_wait": """
+from multiprocessing import Pool
+from work import crunch
+
+_pool = Pool(2)
+
+async def handle(seed, rounds):
+    return _pool.apply(crunch, (seed, rounds))
+""",
+    "process_pool_sleep_polling": """
+import time
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+_pool = ProcessPoolExecutor(2)
+
+async def handle(seed, rounds):
+    future = _pool.submit(crunch, seed, rounds)
+    while not future.done():
+        time.sleep(0.001)
+    return future.result()
+""",
     "sleep_zero_then_crunch": """
 import asyncio
 from work import crunch
@@ -186,6 +208,18 @@ def test_a_blocking_result_wait_is_named_as_a_wait_not_as_computing(verdicts):
     assert "waiting on a lock, a thread or a future" in verdict.feedback
     assert "loop's own thread computed" not in verdict.feedback
     assert "CPU work ran on the event loop's thread" not in verdict.feedback
+
+
+@pytest.mark.parametrize(
+    ("name", "wait"), [("multiprocessing_pool_apply_wait", "futex"), ("process_pool_sleep_polling", "clock_nanosleep")]
+)
+def test_other_blocking_waits_for_a_pool_are_named_as_waits(verdicts, name, wait):
+    verdict = verdicts[name]
+    cpu, waiting = check(verdict, "cpu_left_the_loop_process"), check(verdict, "loop_not_waiting")
+    assert cpu.passed and not waiting.passed, explain(verdict)
+    assert wait in waiting.measured["waits"]
+    assert "waited for it in a blocking call" in verdict.feedback
+    assert "loop's own thread computed" not in verdict.feedback
 
 
 def test_wrong_result_is_reported(verdicts):
