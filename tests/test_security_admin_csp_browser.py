@@ -124,6 +124,8 @@ def admin_page(live_server, monkeypatch, settings):
 def _visit(page, path: str) -> list[str]:
     response = page.goto(path)
     assert response.status == 200, f"{path} answered {response.status}"
+    policy = response.headers["content-security-policy"]  # the strict policy, not an admin exception
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy and "unsafe" not in policy, policy
     page.wait_for_load_state("networkidle")
     return page.evaluate("window.__csp")
 
