@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cards.grading import GradingError, grade
@@ -245,6 +247,15 @@ def test_bad_params_are_refused_clearly():
         grade("cpu_offload", CH.reference, {"cals": 3})
     with pytest.raises(GradingError, match="rounds 1000000"):
         grade("cpu_offload", CH.reference, {"rounds": 1000})
+
+
+def test_an_infinite_loop_ends_at_the_wall_limit():
+    code = "async def handle(seed, rounds):\n    while True:\n        pass\n"
+    start = time.monotonic()
+    verdict = grade(CH.kind, code, {**CH.params, "limits": {"wall_seconds": 4}})
+    took = time.monotonic() - start
+    assert not verdict.passed and took < 4 + 5, took
+    assert "stopped by the sandbox's wall-clock limit of 4 s before handle() had returned" in verdict.feedback
 
 
 def test_an_unreadable_proc_stops_grading_with_an_error(monkeypatch):

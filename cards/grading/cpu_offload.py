@@ -35,6 +35,7 @@ overrides).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import random
@@ -144,7 +145,8 @@ class ExpectedJob:
     def cancel(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
-        self._proc.communicate()
+        with contextlib.suppress(OSError, ValueError):
+            self._proc.communicate()
 
 
 def _process_cpu_ns(pid: int, threads: dict[tuple[int, int], int] | None = None) -> tuple[int, int] | None:
@@ -344,8 +346,9 @@ def interpolate(times: list[float], values: list[float], at: float) -> float:
 class Watch:
     """Started by the handshake (before any learner code runs): the loop's thread and the whole tree."""
 
-    def __init__(self, thread_interval: float = 0.002) -> None:
+    def __init__(self, thread_interval: float = 0.002, limits: Mapping[str, Any] | None = None) -> None:
         self.thread_interval = thread_interval
+        self.limits = dict(limits or {})
         self.pid: int | None = None
         self.loop_fd: int | None = None
         self.thread: kernel.ThreadWatch | None = None
@@ -386,17 +389,19 @@ def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
     seeds = [rng.randrange(1, 2**31) for _ in range(p["calls"])]
     spec = {"seeds": seeds, "rounds": p["rounds"], "interval": p["interval"], "timeout": p["timeout"]}
     expected_job = ExpectedJob([(seed, p["rounds"]) for seed in seeds])
-    watch = Watch()
+    limits = {**DEFAULT_LIMITS, **p["limits"]}
+    watch = Watch(limits=limits)
     try:
         try:
-            run = run_harness(
-                "cpu_offload", {"solution.py": code}, spec, {**DEFAULT_LIMITS, **p["limits"]}, on_ready=watch.on_ready
-            )
+            run = run_harness("cpu_offload", {"solution.py": code}, spec, limits, on_ready=watch.on_ready)
         finally:
             watch.stop()
     except BaseException:
         expected_job.cancel()
         raise
+    if results_from(run, watch.pid) is None:
+        expected_job.cancel()  # no results to check: the verdict needs no expected values
+        return judge(run, watch, None, p["interval"], code)
     return judge(run, watch, expected_job.result(), p["interval"], code)
 
 
@@ -470,30 +475,45 @@ def results_from(run: Run, pid: int | None) -> list | None:
     return value if isinstance(value, list) else None
 
 
-def did_not_finish(run: Run, pid: int | None) -> str:
+LIMIT_WORDS = {"wall_seconds": "wall-clock limit of {} s", "cpu_seconds": "CPU-time limit of {} s"}
+
+
+def stopped_by(run: Run, limits: Mapping[str, Any]) -> str | None:
+    """'the sandbox's wall-clock limit of 4 s'-style words when a time limit ended the run, else None."""
+    result = run.result
+    if result.status != "timeout" or result.limit_hit not in LIMIT_WORDS:
+        return None
+    value = limits.get(result.limit_hit)
+    words = LIMIT_WORDS[result.limit_hit].format(f"{value:g}" if isinstance(value, int | float) else "?")
+    return f"the run was stopped by the sandbox's {words}"
+
+
+def did_not_finish(
+    run: Run, pid: int | None, limits: Mapping[str, Any] | None = None, what: str = "handle() returned"
+) -> str:
     """Why no results came, in plain words; the harness's own error only if its process sent it."""
     errors = [e.payload for e in run.recording.of_kind("error") if pid is not None and e.pid == pid]
     if errors:
         return errors[0]
     result = run.result
     if result.status == "ok" and result.exit_code == 0 and not result.signal_name:
-        return (
-            "the process ended (exit code 0) before handle() had returned for every call: "
-            "something in your code ended the program early"
-        )
+        return f"the process ended (exit code 0) before {what}: something in your code ended it early"
+    limit = stopped_by(run, limits or {})
+    if limit:
+        return f"{limit} before {what} (an endless loop?)"
     return run.describe_failure()
 
 
-def judge(run: Run, watch: Watch, expected: Expected, interval: float, code: str = "") -> Verdict:
+def judge(run: Run, watch: Watch, expected: Expected | None, interval: float, code: str = "") -> Verdict:
     """Turn one watched run into a verdict (trusted evidence only: expected values and the kernel's view)."""
-    per_call = expected.per_call
     results = results_from(run, watch.pid)
-    if results is None:
+    if results is None or expected is None:
         # A fail needs no evidence beyond the missing results (the process may be gone before any sample).
-        failure = did_not_finish(run, watch.pid)
+        failure = did_not_finish(run, watch.pid, watch.limits, "handle() had returned for every call")
         check = Check("runs", False, {"status": run.result.status}, f"Your code did not finish the calls: {failure}.")
         return Verdict(False, 0, (check,), f"Your code did not finish the calls: {failure}.", {})
     evidence = loop_evidence(watch)
+    per_call = expected.per_call
     allowed_own = OWN_CPU_SHARE * per_call
     allowed_blocked_work = BLOCKED_WORK_SHARE * per_call
     timings = {

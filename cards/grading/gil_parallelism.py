@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict, register
-from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline
+from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, did_not_finish
 from .measure import Handshake, Run, join_lines, ms, require_params, run_harness
 
 PARAMS = {
@@ -65,9 +65,10 @@ MAX_MEAN_POLL_GAP = 0.1
 class TreeWatch:
     """Started by the handshake (before any learner code runs): CPU time of every process in the sandbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Mapping[str, Any] | None = None) -> None:
         self.pid: int | None = None
         self.tree: TreeTimeline | None = None
+        self.limits = dict(limits or {})
 
     def on_ready(self, handshake: Handshake) -> None:
         from . import kernel
@@ -95,21 +96,19 @@ def grade_gil_parallelism(code: str, params: Mapping[str, Any]) -> Verdict:
     rng = random.SystemRandom()
     jobs = [[rng.randrange(1, 2**31), p["rounds"]] for _ in range(p["jobs_per_core"] * cores)]
     expected_job = ExpectedJob([(seed, rounds) for seed, rounds in jobs])
-    watch = TreeWatch()
+    limits = {**DEFAULT_LIMITS, **p["limits"]}
+    watch = TreeWatch(limits)
     try:
         try:
-            run = run_harness(
-                "gil_parallelism",
-                {"solution.py": code},
-                {"jobs": jobs},
-                {**DEFAULT_LIMITS, **p["limits"]},
-                on_ready=watch.on_ready,
-            )
+            run = run_harness("gil_parallelism", {"solution.py": code}, {"jobs": jobs}, limits, on_ready=watch.on_ready)
         finally:
             watch.stop()
     except BaseException:
         expected_job.cancel()
         raise
+    if results_from(run, watch.pid) is None:
+        expected_job.cancel()  # no results to check: the verdict needs no expected values
+        return judge(run, watch, None, p["share"], cores)
     return judge(run, watch, expected_job.result(), p["share"], cores)
 
 
@@ -130,23 +129,13 @@ def results_from(run: Run, pid: int | None) -> list | None:
     return value if isinstance(value, list) else None
 
 
-def did_not_finish(run: Run, pid: int | None) -> str:
-    errors = _from_harness(run, pid, "error")
-    if errors:
-        return errors[0]
-    result = run.result
-    if result.status == "ok" and result.exit_code == 0 and not result.signal_name:
-        return "the process ended (exit code 0) before run_all() returned: something in your code ended it early"
-    return run.describe_failure()
-
-
-def judge(run: Run, watch: TreeWatch, expected: Expected, share: float, cores: int) -> Verdict:
+def judge(run: Run, watch: TreeWatch, expected: Expected | None, share: float, cores: int) -> Verdict:
     """A verdict from one watched run: results against the grader's, CPU time per process from the kernel."""
     tree = watch.tree
     results = results_from(run, watch.pid)
-    if results is None:
+    if results is None or expected is None:
         # A fail needs no evidence beyond the missing results.
-        failure = did_not_finish(run, watch.pid)
+        failure = did_not_finish(run, watch.pid, watch.limits, "run_all() returned")
         check = Check("runs", False, {"status": run.result.status}, f"run_all() did not finish: {failure}.")
         return Verdict(False, 0, (check,), f"run_all() did not finish: {failure}.", {})
     if tree is None or watch.pid is None:
