@@ -182,3 +182,29 @@ def test_an_unreadable_proc_stops_grading_with_an_error(monkeypatch):
     monkeypatch.setattr(cpu_offload, "_process_cpu_ns", unreadable)
     with pytest.raises(GradingError, match="cannot read /proc"):
         grade(CH.kind, CH.starter, CH.params)
+
+
+def _timeline(gains_per_poll):
+    """A TreeTimeline from per-poll CPU gains (ms) per process, polls 10 ms apart (no /proc involved)."""
+    from cards.grading.cpu_offload import TreeTimeline
+
+    tree = TreeTimeline(root=1, watch_pid=2)
+    totals: dict = {}
+    tree.snaps.append((0.0, {}))
+    for i, gains in enumerate(gains_per_poll, start=1):
+        for pid, gained in gains.items():
+            totals[(pid, 0)] = totals.get((pid, 0), 0) + gained * 1_000_000
+        tree.snaps.append((i * 0.01, dict(totals)))
+    return tree
+
+
+def test_processes_side_by_side_count_and_processes_in_turn_do_not():
+    # Two workers busy together for 300 ms: about half their CPU ran beside the other's.
+    together = _timeline([{3: 10, 4: 10}] * 30)
+    parallel, largest = together.parallel_seconds(0.05)
+    assert 0.2 <= parallel <= 0.3 and abs(largest - 0.3) < 1e-6
+    # The same work in processes that take turns, each hand-over inside one window: nothing side by side.
+    in_turn = _timeline([{10 + i // 7: 10} for i in range(60)])
+    assert in_turn.parallel_seconds(0.05)[0] == 0.0
+    # One process (however many threads) is one process.
+    assert _timeline([{2: 10}] * 30).parallel_seconds(0.05)[0] == 0.0

@@ -133,6 +133,9 @@ class ExpectedJob:
     def result(self) -> Expected:
         try:
             out, err = self._proc.communicate(self._jobs, timeout=EXPECTED_TIMEOUT)
+            if self._proc.returncode != 0:
+                tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {self._proc.returncode}"]
+                raise GradingError(f"computing the expected results failed: {tail[0]}")
             pairs = json.loads(out)
             return Expected([int(v) for v, _ in pairs], [max(float(s), 1e-6) for _, s in pairs])
         except subprocess.TimeoutExpired:
