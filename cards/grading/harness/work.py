@@ -8,7 +8,7 @@ results itself, outside the sandbox, with this same file.
 
 
 def crunch(seed: int, rounds: int) -> int:
-    """Stir `seed` for `rounds` rounds; about 0.2 s per 1,000,000 rounds on a 2020s core."""
+    """Stir `seed` for `rounds` rounds; about 0.12 s of CPU per 1,000,000 rounds here (Debian python3.11)."""
     x = seed & 0xFFFFFFFF
     for i in range(rounds):
         x = (x * 1103515245 + 12345 + ((x >> 7) ^ i)) % 4294967291
