@@ -12,6 +12,7 @@ Also: eight gradings at once give the same verdicts as one at a time (issue 9, i
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -224,6 +225,21 @@ CONTROLS = {
         ),
         True,
     ),
+    # Not an attack: one call of six sleeps 245 ms on the loop (fails; the feedback says "once", not "per call").
+    "one_off_sleep": (
+        """
+import time
+import httpx
+client = httpx.AsyncClient()
+first = [True]
+async def get_data(url):
+    if first[0]:
+        first[0] = False
+        time.sleep(0.245)
+    return (await client.get(url)).json()
+""",
+        False,
+    ),
     "reference_with_harmless_thread": (
         """
 import threading, time
@@ -352,3 +368,10 @@ def test_an_unawaited_asyncio_sleep_is_named_never_awaited(verdicts):
     text = verdicts["unawaited_sleep"].feedback
     assert "Line 7: `asyncio.sleep(0.01)` makes a coroutine that was never awaited" in text, text
     assert "time.sleep" not in text
+
+
+def test_a_one_off_blocking_call_is_shown_once_not_per_call(verdicts):
+    text = verdicts["one_off_sleep"].feedback
+    found = re.search(r"Line 9, `time.sleep\(0.245\)`, held the event loop once, for ([\d,]+) ms", text)
+    assert found and int(found.group(1).replace(",", "")) >= 150, text
+    assert "sleeping (a call like time.sleep)" in text

@@ -171,38 +171,55 @@ def max_overlap(requests: list[dict[str, Any]]) -> int:
     return best
 
 
+def _line_key(sample: dict[str, Any]) -> tuple[Any, str, str] | None:
+    frames = sample.get("frames") or []
+    if frames and isinstance(frames[-1], dict):
+        return (frames[-1].get("line"), str(frames[-1].get("code", ""))[:200], "solution.py")
+    inner = sample.get("innermost") or {}
+    if not isinstance(inner, dict) or not inner.get("file"):
+        return None  # not a sample the watchdog would send
+    return (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})"[:200])
+
+
 def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
-    """Share the kernel's held time (computing or a holding wait) among the lines the watchdog saw then."""
+    """Share the kernel's held time (computing or a holding wait) among the lines the watchdog saw then.
+
+    Each stack sample is first given the kind the kernel saw at that instant; each held span of
+    the kernel's goes to the nearest sample of its own kind (a line seen sleeping takes the
+    sleeping spans), or failing that the nearest sample at all, within `near` seconds.
+    """
     loop = outcome.loop
     if loop is None:
         return []
-    stacks = sorted(_payloads(outcome, "stack"), key=lambda s: s[0])
-    times = [at for at, _ in stacks]
+    spans = sorted(loop.spans, key=lambda sp: sp.at)
+    starts = [sp.at for sp in spans]
+    stacks = []
+    for at, sample in sorted(_payloads(outcome, "stack"), key=lambda s: s[0]):
+        key = _line_key(sample)
+        if key is None:
+            continue
+        i = bisect_left(starts, at) - 1
+        kind = spans[i].kind if 0 <= i < len(spans) and at <= spans[i].at + spans[i].span + 0.002 else None
+        stacks.append((at, key, kind, str(sample.get("task", ""))[:50]))
+    times = [s[0] for s in stacks]
     totals: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     tasks: dict[tuple[Any, str, str], set[str]] = defaultdict(set)
-    for span in loop.spans:
+    for span in spans:
         if span.kind not in kernel.HOLDING and span.kind != kernel.COMPUTING:
             continue
         middle = span.at + span.span / 2
-        i = bisect_left(times, middle)
-        best = None
-        for j in (i - 1, i):
-            close = 0 <= j < len(times) and abs(times[j] - middle) <= near + span.span / 2
-            if close and (best is None or abs(times[j] - middle) < abs(times[best] - middle)):
-                best = j
-        if best is None:
+        reach = near + span.span / 2
+        # A sample of the same kind may be a little further away (the watchdog is late on a loaded machine).
+        lo, hi = bisect_left(times, middle - 3 * reach), bisect_left(times, middle + 3 * reach)
+        same = [j for j in range(lo, hi) if stacks[j][2] == span.kind]
+        lo, hi = bisect_left(times, middle - reach), bisect_left(times, middle + reach)
+        pool = same or list(range(lo, hi))
+        if not pool:
             continue
-        sample = stacks[best][1]
-        frames = sample.get("frames") or []
-        if frames and isinstance(frames[-1], dict):
-            key = (frames[-1].get("line"), str(frames[-1].get("code", ""))[:200], "solution.py")
-        else:
-            inner = sample.get("innermost") or {}
-            if not isinstance(inner, dict) or not inner.get("file"):
-                continue  # not a sample the watchdog would send
-            key = (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})"[:200])
+        best = min(pool, key=lambda j: abs(times[j] - middle))
+        _, key, _, task = stacks[best]
         totals[key][span.kind] += span.span
-        tasks[key].add(str(sample.get("task", ""))[:50])
+        tasks[key].add(task)
     blame = [
         LineBlame(k[0] if isinstance(k[0], int) else None, k[1], k[2], sum(v.values()), dict(v), len(tasks[k]))
         for k, v in totals.items()
@@ -227,6 +244,24 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
 
     results, carried = check_results(outcome)
     loop = outcome.loop
+    blame = blame_lines(outcome, near)
+    sampled = loop.by_kind.get(kernel.COMPUTING, 0.0) if loop else 0.0
+    if loop and sampled > loop.cpu > 0:
+        # Sampled "on a CPU or runnable" includes waiting for a CPU on a loaded machine: scale each line's
+        # share to the thread's exact CPU time, so a line is not blamed for the machine's load.
+        share = loop.cpu / sampled
+        blame = [
+            LineBlame(
+                b.line,
+                b.code,
+                b.where,
+                b.held - b.kinds.get(kernel.COMPUTING, 0.0) * (1 - share),
+                {k: v * share if k == kernel.COMPUTING else v for k, v in b.kinds.items()},
+                b.calls,
+            )
+            for b in blame
+        ]
+        blame.sort(key=lambda b: b.held, reverse=True)
     carried_ids = {id(r) for r in carried}
     token_requests = [r for r in outcome.report["requests"] if r.get("token") is not None]
     return Measurements(
@@ -247,6 +282,6 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         max_in_flight=max_overlap(carried),
         requests=len(token_requests),
         unmatched_requests=sum(1 for r in token_requests if id(r) not in carried_ids),
-        blame=tuple(blame_lines(outcome, near)),
+        blame=tuple(blame),
         never_awaited=tuple(w for _, w in _payloads(outcome, "warning")[:5] if "never_awaited" in w),
     )

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cards.grading.kernel import HOLDING
+from cards.grading.kernel import COMPUTING, HOLDING
 
 from .analysis import KIND_WORDS, LineBlame, Measurements
 
@@ -183,8 +183,11 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
             f"({ms(m.cpu / m.calls)} per call); the bound is {ms(bounds['computing'])} "
             f"({ms(bounds['computing'] / m.calls)} per call)."
         )
-    # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time.
-    top = [b for b in m.blame if b.held >= 0.004 and (b.line is not None or b.held >= 0.05)][:2]
+    # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time. The lines
+    # behind the bound that was passed come first (a line that slept, when the loop was blocked too long).
+    shown = [b for b in m.blame if b.held >= 0.004 and (b.line is not None or b.held >= 0.05)]
+    wanted = (HOLDING if blocked_over else set()) | ({COMPUTING} if computing_over else set())
+    top = sorted(shown, key=lambda b: (b.kind not in wanted, -b.held))[:2]
     if not passed:
         for index, blame in enumerate(top):
             parts.append(("Next: " if index else "") + blame_sentence(blame))
