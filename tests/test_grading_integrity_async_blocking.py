@@ -167,6 +167,19 @@ async def get_data(url):
         selector.select(0.2)
     return box[0]
 """,
+    # ... or spinning on the loop's own selector with a timeout as short as the loop's own: the loop's timer
+    # (whose read system call the grader counts from outside) stops running, so it is not the loop waiting.
+    "helper_thread_loop_selector_short_spins": """
+import asyncio, threading, requests
+async def get_data(url):
+    box = []
+    helper = threading.Thread(target=lambda: box.append(requests.get(url, timeout=30).json()))
+    helper.start()
+    selector = asyncio.get_running_loop()._selector
+    while helper.is_alive():
+        selector.select(0.005)
+    return box[0]
+""",
     # ... or in a fresh epoll of its own (also epoll_wait, on another descriptor).
     "helper_thread_fresh_epoll": """
 import select, threading, requests
@@ -305,6 +318,8 @@ def test_what_each_attack_is_caught_by(verdicts):
     # The loop's own selector called with a longer timeout, or a fresh epoll, is not the loop waiting.
     selector = measured(verdicts["helper_thread_loop_selector"], "loop")["blocked_by_kind_ms"]
     assert "loop" in failed(verdicts["helper_thread_loop_selector"]) and selector.get("selector_timeout", 0) >= 100
+    spins = measured(verdicts["helper_thread_loop_selector_short_spins"], "loop")["blocked_by_kind_ms"]
+    assert spins.get("selector_timeout", 0) >= 100, spins
     epoll = measured(verdicts["helper_thread_fresh_epoll"], "loop")["blocked_by_kind_ms"]
     assert "loop" in failed(verdicts["helper_thread_fresh_epoll"]) and epoll.get("other_epoll", 0) >= 100
     assert "loop" in failed(verdicts["helper_process"])

@@ -622,12 +622,19 @@ class LoopWatch:
         tid: int | None = None,
         interval: float = 0.001,
         max_select_ms: int | None = None,
+        tick_gap: float | None = None,
     ) -> None:
         self.pid = pid
         self.tid = tid if tid is not None else pid
         self.loop_epfd = loop_epfd
         self.interval = interval
         self.max_select_ms = max_select_ms
+        # With tick_gap, the harness's timer on the loop makes a read system call each time it runs (the
+        # thread's syscr in /proc/PID/task/TID/io goes up): a wait in the loop's own selector when the
+        # timer has not run for tick_gap seconds is not the loop waiting (the loop would have run it).
+        self.tick_gap = tick_gap
+        self._syscr = -1
+        self._syscr_at = time.monotonic()
         self.samples: list[tuple[ThreadSample, str, int]] = []  # (sample, kind, run-queue ns)
         self.exited = False
         self.exited_at: float | None = None
@@ -637,6 +644,9 @@ class LoopWatch:
             self._mem: int | None = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             self._mem = None
+        self._io: int | None = None
+        if tick_gap is not None:
+            self._io = os.open(f"/proc/{pid}/task/{self.tid}/io", os.O_RDONLY | os.O_CLOEXEC)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grading-loop-watch", daemon=True)
 
@@ -659,7 +669,22 @@ class LoopWatch:
                 others = left is not None and left <= GIL_WAIT_LONGEST and _others_running(self.pid, self.tid, True)
             else:
                 others = _others_running(self.pid, self.tid, False)
-        self.samples.append((sample, classify(sample, self.loop_epfd, self.max_select_ms, others), runq))
+        kind = classify(sample, self.loop_epfd, self.max_select_ms, others)
+        if self._io is not None:
+            try:
+                syscr = int(os.pread(self._io, 512, 0).split(b"syscr:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                syscr = self._syscr
+            if syscr != self._syscr:
+                self._syscr, self._syscr_at = syscr, sample.at
+            elif (
+                kind == IDLE
+                and sample.syscall in EPOLL_WAITS
+                and syscall_timeout_ms(sample) != 0
+                and sample.at - self._syscr_at > self.tick_gap
+            ):
+                kind = SELECTOR_TIMEOUT  # in the loop's selector, but the loop is not running its timers
+        self.samples.append((sample, kind, runq))
         return True
 
     def _futex_timeout(self, sample: ThreadSample) -> float | None:
@@ -697,7 +722,7 @@ class LoopWatch:
         if self._thread.is_alive():
             self._thread.join(2.0)
         self._files.close()
-        for fd in (self._runq, self._mem):
+        for fd in (self._runq, self._mem, self._io):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)

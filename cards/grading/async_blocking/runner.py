@@ -71,6 +71,11 @@ class RunSettings:
     limits: SandboxLimits = SandboxLimits(memory_mb=256, cpu_seconds=15, wall_seconds=40, output_bytes=1 << 16)
 
     @property
+    def tick_gap(self) -> float:
+        # The loop runs its timer every `tick`; five missed in a row while "waiting" is not the loop waiting.
+        return self.tick * 5
+
+    @property
     def max_select_ms(self) -> int:
         # The loop rounds its timeout up to whole milliseconds; leave room for a late timer.
         return round(self.tick * 1000) * 2 + 5
@@ -168,7 +173,11 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         epfd = _check_loop_fd(handshake)
         watch.append(
             kernel.LoopWatch(
-                handshake.pid, epfd, interval=settings.interval, max_select_ms=settings.max_select_ms
+                handshake.pid,
+                epfd,
+                interval=settings.interval,
+                max_select_ms=settings.max_select_ms,
+                tick_gap=settings.tick_gap,
             ).start()
         )
 
