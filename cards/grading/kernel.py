@@ -549,8 +549,9 @@ def _others_running(pid: int, tid: int, timed: bool) -> bool:
 
     The GIL is waited for with a timeout (CPython's switch interval): a timed futex wait while another
     thread of the process is runnable counts as the GIL. A wait with no timeout is a lock, a future or
-    a join, unless the runnable thread is one just started (Thread.start() waits, untimed, for the new
-    thread to run: on a loaded machine that is the load, not the learner's code).
+    a join, unless a thread just started (under 20 ms of CPU) is runnable or itself waiting for the GIL
+    (Thread.start() waits, untimed, for the new thread to run: on a loaded machine that is the load, not
+    the learner's code).
     """
     try:
         names = os.listdir(f"/proc/{pid}/task")
@@ -562,13 +563,22 @@ def _others_running(pid: int, tid: int, timed: bool) -> bool:
         try:
             with open(f"/proc/{pid}/task/{name}/stat", "rb") as f:
                 stat = f.read()
-            if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"R":
-                continue
+            runnable = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R"
             if timed:
-                return True
-            with open(f"/proc/{pid}/task/{name}/schedstat", "rb") as f:
-                if int(f.read().split()[0]) < HANDOFF_CPU_NS:
+                if runnable:
                     return True
+                continue
+            with open(f"/proc/{pid}/task/{name}/schedstat", "rb") as f:
+                if int(f.read().split()[0]) >= HANDOFF_CPU_NS:
+                    continue
+            if runnable:
+                return True
+            # A new thread may itself be waiting for the GIL (a timed futex wait) before it can say it started.
+            with open(f"/proc/{pid}/task/{name}/syscall", "rb") as f:
+                fields = f.read().split()
+            waiting_for_gil = FUTEX is not None and len(fields) > 4 and fields[0] == str(FUTEX).encode()
+            if waiting_for_gil and int(fields[4], 16) != 0:
+                return True
         except (OSError, ValueError, IndexError):
             continue
     return False

@@ -163,6 +163,7 @@ class Recorder:
     ) -> None:
         self._on_ready = on_ready
         self._on_event = on_event
+        self.replied: list[tuple[float, Event]] = []  # (grader's clock just after the reply went out, the request)
         self.handshake: Handshake | None = None
         self.handshake_error: str | None = None
         self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -246,6 +247,8 @@ class Recorder:
         if answer:
             with contextlib.suppress(OSError):
                 self._ours.send(answer)
+                # After the send: until now nothing in the sandbox could have read the reply.
+                self.replied.append((time.monotonic(), event))
 
     def finish(self, timeout: float = 5.0) -> Recording:
         """Wait until every datagram already sent has been read, then return what arrived.

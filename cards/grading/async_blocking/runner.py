@@ -187,7 +187,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         if event.kind != "urls" or len(urls_at) >= MAX_URL_REPLIES or fixture is None:
             return None
         port = fixture.port()
-        urls_at.append(time.monotonic())
+        urls_at.append(time.monotonic())  # replaced below by the time the reply went out
         return b"urls " + json.dumps([f"http://127.0.0.1:{port}/data/{token}" for token in tokens]).encode()
 
     files = {"main.py": HARNESS, "_events.py": harness_source("events"), "solution.py": code}
@@ -209,6 +209,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
                     returned = time.monotonic()
                     recording = recorder.finish()
                     handshake, handshake_error = recorder.handshake, recorder.handshake_error
+                    sent = [at for at, event in recorder.replied if event.kind == "urls"]
                 report = fixture.report()
             finally:
                 for w in watch:
@@ -229,7 +230,8 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         )
     loop_watch = watch[0]
     ended = loop_watch.exited_at or returned
-    start = urls_at[0] if urls_at else None
+    # The window opens when the URLs went out (just after the send): the process could not know them before.
+    start = sent[0] if sent else None
     loop = loop_watch.account(start, ended) if start is not None else None
     return RunOutcome(
         tokens=tokens,
