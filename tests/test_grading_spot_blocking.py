@@ -37,7 +37,7 @@ import time
 
 def crunch():
     total = 0
-    for i in range(3_000_000):
+    for i in range(8_000_000):
         total += i * i
     return total
 
