@@ -300,11 +300,15 @@ def test_positive_controls(verdicts, name):
 
 def test_what_each_attack_is_caught_by(verdicts):
     """Each attack fails for the reason the trusted evidence gives, not by accident."""
-    for name in ("forge_every_descriptor", "heartbeats_from_threads_and_processes", "patched_clocks"):
+    for name in ("heartbeats_from_threads_and_processes", "patched_clocks"):
         assert "loop" in failed(verdicts[name]), name
-        # (forging on every socket also garbles the learner's own HTTP connections: less time waiting on them)
-        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 100, name
+        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500, name
         assert measured(verdicts[name], "overlap")["max_in_flight"] == 1, name
+    # Forging on every socket also garbles the learner's own HTTP connections (some calls may raise):
+    # whatever happens to them, no forged line makes a result right or a request overlap.
+    forged = verdicts["forge_every_descriptor"]
+    assert measured(forged, "overlap")["max_in_flight"] <= 1
+    assert {"loop", "results"} & failed(forged)
     # Throw-away requests pad the server's count but not the overlap of the requests the results carry.
     for name in ("padded_counters_blocking", "padded_counters_serial"):
         overlap = measured(verdicts[name], "overlap")
