@@ -151,6 +151,27 @@ async def worker(name, steps, log):
     assert "(nothing logged)" not in verdict.feedback
 
 
+def test_a_coroutine_never_awaited_is_named_as_such():
+    """`asyncio.sleep(0.01)` without `await` is a missing await, not "a call like time.sleep()"."""
+    unawaited = """import asyncio
+
+
+async def worker(name: str, steps: int, log) -> None:
+    for i in range(steps):
+        log(f"{name}{i}")
+        asyncio.sleep(0.01)
+"""
+    verdict = grade(ARRANGE.kind, unawaited, ARRANGE.params)
+    assert not verdict.passed
+    assert "Line 7: `asyncio.sleep(0.01)` makes a coroutine that was never awaited" in verdict.feedback
+    assert "Write `await asyncio.sleep(0.01)`" in verdict.feedback
+    assert "a call like time.sleep()" not in verdict.feedback
+    # The time.sleep starter still gets the explanation about calls that are not an await.
+    starter = grade(ARRANGE.kind, ARRANGE.starter, ARRANGE.params)
+    assert "a call like time.sleep() is not an `await`" in starter.feedback
+    assert "never awaited" not in starter.feedback
+
+
 def test_prediction_key_is_measured_and_matches_the_reference_file():
     from cards.grading.await_interleaving import measured_output, parse_prediction
 

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict, register
-from .measure import FixtureReport, HttpFixture, Run, join_lines, require_params, run_harness
+from .measure import FixtureReport, HttpFixture, Run, join_lines, never_awaited, require_params, run_harness
 
 ARRANGE_PARAMS = {
     "mode": (str, "arrange"),
@@ -82,7 +82,7 @@ def grade_await_interleaving(code: str, params: Mapping[str, Any]) -> Verdict:
             f"the harness could not bind the tasks to the fixture server (bound {registered}, "
             f"expected {task_names}): {run.describe_failure()}"
         )
-    return judge_arrangement(run, report, p["expected"], task_names)
+    return judge_arrangement(run, report, p["expected"], task_names, code)
 
 
 def events(run: Run) -> list[tuple[str | None, str]]:
@@ -103,7 +103,9 @@ def owner(label: str, task_names: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def judge_arrangement(run: Run, report: FixtureReport, expected: list[str], task_names: list[str]) -> Verdict:
+def judge_arrangement(
+    run: Run, report: FixtureReport, expected: list[str], task_names: list[str], code: str = ""
+) -> Verdict:
     """Compare the order the fixture server got the steps in with the expected one."""
     steps = [step for step in report.steps if step.accepted]
     refused = [step for step in report.steps if not step.accepted]
@@ -145,7 +147,9 @@ def judge_arrangement(run: Run, report: FixtureReport, expected: list[str], task
         )
     if not checks[1].passed:
         parts.append(checks[1].message + " Each task must log its own labels: the point is how tasks take turns.")
-    if not order_ok and runs_in_blocks(labels, task_names):
+    unawaited = never_awaited(run.result.stderr, code) if not order_ok else []
+    parts += unawaited
+    if not order_ok and runs_in_blocks(labels, task_names) and not unawaited:
         parts.append(
             "Each task ran from start to finish before the next began: between two `await`s a coroutine is "
             "never interrupted, and a call like time.sleep() is not an `await`, so it does not let the others "

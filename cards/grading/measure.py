@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import select
 import socket
@@ -437,6 +438,29 @@ def last_traceback_line(stderr: str) -> str:
     """The final line of a Python traceback in `stderr` (e.g. `NameError: name 'x' is not defined`)."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
+
+
+_NEVER_AWAITED = re.compile(r"solution\.py:(\d+): RuntimeWarning: coroutine '([^']+)' was never awaited")
+
+
+def never_awaited(stderr: str, code: str) -> list[str]:
+    """'Line N: `source` ...' for each coroutine of solution.py that Python warned was never awaited.
+
+    Python's own warning on stderr (feedback only: the learner's code can print anything there).
+    """
+    lines = code.splitlines()
+    out: list[str] = []
+    for match in _NEVER_AWAITED.finditer(stderr):
+        number, name = int(match.group(1)), match.group(2)
+        source = lines[number - 1].strip() if 0 < number <= len(lines) else f"{name}(...)"
+        text = (
+            f"Line {number}: `{source}` makes a coroutine that was never awaited, so it did nothing: calling "
+            f"an async function only creates the coroutine; without `await` it never runs and the task never "
+            f"pauses there. Write `await {source}`."
+        )
+        if text not in out:
+            out.append(text)
+    return out[:5]
 
 
 def require_params(params: Mapping[str, Any], spec: Mapping[str, tuple[type, Any]]) -> dict[str, Any]:
