@@ -83,6 +83,13 @@ def test_answers_cover_both_kinds_and_every_fail_is_specified():
     fails = [n for n in NAMES if n.startswith("fail_")]
     assert len(passes) >= 10 and len(fails) >= 20 and len(NAMES) >= 30
     assert set(fails) == set(FAILING)
+    # Every process-pool start method, the forkserver one also started lazily from the loop (issue 9).
+    assert {
+        "pass_process_pool_fork",
+        "pass_process_pool_spawn",
+        "pass_forkserver_pool",
+        "pass_forkserver_pool_lazy",
+    } <= set(passes)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -97,7 +97,7 @@ def test_futex_waits_are_the_gil_only_while_another_thread_can_run():
 
 def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
     watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
-    watch.exited = True
+    watch.exited, watch._starting = True, {}
     rows = [
         (kernel.ThreadSample(1.000, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 1_000_000), kernel.IDLE, 0),
         (kernel.ThreadSample(1.100, "S", N["clock_nanosleep"], (1, 0, 0, 0), 2_000_000), kernel.SLEEPING, 0),
@@ -111,6 +111,61 @@ def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
     assert account.cpu == pytest.approx(0.041)
     assert account.runqueue == pytest.approx(0.005)
     assert account.by_syscall == {"clock_nanosleep": pytest.approx(0.05)}
+
+
+def test_a_child_start_up_is_excused_once_up_to_the_cap_then_counts_as_a_socket_wait():
+    watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
+    watch.exited, watch._starting = True, {4242: 120_000_000}
+    read = (N["read"], (7, 0, 4, 0))
+    rows = [
+        # The harness's wait for the URLs, seen last before the window: not the learner's.
+        (kernel.ThreadSample(0.990, "S", N["pselect6"], (5, 0, 0, 0), 0), kernel.SOCKET, 0),
+        (kernel.ThreadSample(1.020, "S", *read, 0), kernel.CHILD_STARTING, 0),
+        (kernel.ThreadSample(2.020, "S", *read, 0), kernel.CHILD_STARTING, 0),
+        (kernel.ThreadSample(3.020, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 0), kernel.IDLE, 0),
+    ]
+    watch.samples = rows
+    account = watch.account(1.0, 3.1)
+    assert account.by_kind[kernel.CHILD_STARTING] == pytest.approx(1.0)
+    # Past STARTUP_ALLOWANCE (1.5 s) in all, the rest of the read holds the loop.
+    assert account.by_kind[kernel.SOCKET] == pytest.approx(1.0)
+    assert account.by_kind[kernel.IDLE] == pytest.approx(0.02 + 0.08)
+    assert account.holding == pytest.approx(1.0)
+    assert account.startup_cpu == pytest.approx(0.12)
+    assert kernel.CHILD_STARTING not in kernel.HOLDING
+
+
+def test_a_starting_child_is_seen_only_while_busy_young_and_behind_a_pipe_or_unix_socket():
+    import os
+    import socket
+
+    since = time.clock_gettime(time.CLOCK_BOOTTIME) - 0.02
+    me, tid = os.getpid(), threading.get_native_id()
+    r, w = os.pipe()
+    tcp = socket.socket()
+    spin = "import time\nend = time.time() + 2\nwhile time.time() < end:\n    pass\n"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        time.sleep(0.05)
+        found = kernel._starting_child(me, tid, r, since)
+        assert found is not None and found[0] == busy.pid and found[1] > 0
+        assert kernel._starting_child(me, tid, tcp.fileno(), since) is None  # a network socket
+        assert kernel._starting_child(me, tid, r, time.clock_gettime(time.CLOCK_BOOTTIME) + 1) is None  # too old
+    finally:
+        busy.kill()
+        busy.wait()
+    asleep = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+    niced = subprocess.Popen([sys.executable, "-c", spin], preexec_fn=lambda: os.nice(19))
+    try:
+        time.sleep(0.3)
+        assert kernel._starting_child(me, tid, r, since) is None  # one asleep, one niced
+    finally:
+        for child in (asleep, niced):
+            child.kill()
+            child.wait()
+        os.close(r)
+        os.close(w)
+        tcp.close()
 
 
 # -- results, overlap, blame -------------------------------------------------------------------

@@ -80,6 +80,7 @@ class Measurements:
     requests: int
     unmatched_requests: int
     blame: tuple[LineBlame, ...] = field(default_factory=tuple)
+    startup_cpu: float = 0.0  # CPU of the children whose start-up excused the loop's reads (kernel.CHILD_STARTING)
     never_awaited: tuple[dict[str, Any], ...] = ()  # from the harness's warnings hook: feedback only
 
     @property
@@ -283,5 +284,6 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         requests=len(token_requests),
         unmatched_requests=sum(1 for r in token_requests if id(r) not in carried_ids),
         blame=tuple(blame),
+        startup_cpu=loop.startup_cpu if loop else 0.0,
         never_awaited=tuple(w for _, w in _payloads(outcome, "warning")[:5] if "never_awaited" in w),
     )

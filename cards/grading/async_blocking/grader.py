@@ -9,6 +9,8 @@ docs/challenge_graders.md):
   wait other than the loop's own selector (a sleep, a socket, a lock, a child, another epoll,
   or the loop's selector called with a longer timeout than the loop uses), and its exact CPU
   time (schedstat), over the window from the moment the URLs went in until the process ended;
+  a read on a pipe or unix socket while a child it started is still starting up (a forkserver
+  pool's fork server) is excused once per grading, capped (kernel.CHILD_STARTING);
 - overlap: the fixture's own times for the requests whose bodies the results carry.
 
 The bounds are absolute, per call (the kernel counts what the loop's thread did, which a
@@ -119,6 +121,7 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
             "computing_ms": _ms(m.cpu),
             "blocked_ms": _ms(m.holding),
             "waiting_for_cpu_ms": _ms(m.runqueue),
+            "child_startup_cpu_ms": _ms(m.startup_cpu),
             "blocked_by_kind_ms": {k: _ms(v) for k, v in sorted(m.by_kind.items())},
             "blocked_by_syscall_ms": {k: _ms(v) for k, v in sorted(m.by_syscall.items())},
             "bound_computing_ms": _ms(limit["computing"]),
