@@ -19,14 +19,16 @@ import pytest
 from cards.grading import kernel
 from cards.grading.async_blocking import feedback
 from cards.grading.async_blocking.analysis import (
+    MAX_TICK_CPU,
     LineBlame,
     Measurements,
     blame_lines,
     check_results,
+    harness_allowance,
     max_overlap,
     same_json,
 )
-from cards.grading.async_blocking.runner import FIXTURE, RunOutcome
+from cards.grading.async_blocking.runner import FIXTURE, RunOutcome, RunSettings
 from cards.grading.measure import Event, Recording
 
 N = kernel.SYSCALL_NUMBERS
@@ -105,7 +107,9 @@ def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
         (kernel.ThreadSample(1.200, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 42_000_000), kernel.IDLE, 5_000_000),
     ]
     watch.samples = rows
+    watch.reads = [10, 10, 10, 13]
     account = watch.account(1.0, 1.3)
+    assert account.reads == 3
     assert account.by_kind[kernel.SLEEPING] == pytest.approx(0.05)
     assert account.holding == pytest.approx(0.05)
     assert account.cpu == pytest.approx(0.041)
@@ -115,7 +119,7 @@ def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
 
 def test_a_child_start_up_is_excused_once_up_to_the_cap_then_counts_as_a_socket_wait():
     watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
-    watch.exited, watch._starting = True, {4242: 120_000_000}
+    watch.exited, watch._starting, watch.reads = True, {4242: 120_000_000}, []
     read = (N["read"], (7, 0, 4, 0))
     rows = [
         # The harness's wait for the URLs, seen last before the window: not the learner's.
@@ -376,3 +380,50 @@ def test_fixture_counts_requests_in_flight(fixture_server):
     assert 3 <= report["max_in_flight"] <= 5
     # Times are on the host's monotonic clock (the grader's), each request released after it arrived.
     assert all(r["arrived"] <= r["released"] <= time.monotonic() for r in report["requests"])
+
+
+# -- the harness's timer: calibrated before the import, credited per tick, capped -----------------------
+
+
+def test_tick_cost_counts_whole_ticks_between_the_first_and_last_seen():
+    watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
+    idle = (EPFD, 0, 4, 10)
+    # cpu_ns, syscr: the first tick (and the run's set-up before it) is left out, as is anything after the last.
+    rows = [(0, 5), (3_000_000, 6), (3_000_000, 6), (3_100_000, 7), (3_200_000, 8), (3_300_000, 9), (9_000_000, 9)]
+    watch.samples = [
+        (kernel.ThreadSample(1 + i / 100, "S", N["epoll_wait"], idle, cpu), kernel.IDLE, 0)
+        for i, (cpu, _) in enumerate(rows)
+    ]
+    watch.reads = [reads for _, reads in rows]
+    assert watch.tick_cost(1.0, 2.0) == (3, pytest.approx(0.0003))
+    assert watch.tick_cost(1.0, 1.02) is None  # one tick seen: no measure
+
+
+def timer_outcome(calibration, reads: int, idle: float, window: float = 6.0) -> RunOutcome:
+    loop = kernel.LoopAccount(window, 0.5, 0.0, {kernel.IDLE: idle}, {}, 100, True, reads=reads)
+    return RunOutcome(
+        tokens=["a"] * 10,
+        report={"requests": []},
+        recording=Recording(),
+        sandbox=None,
+        handshake=None,
+        urls_at=0.0,
+        ended=window,
+        loop=loop,
+        calibration=calibration,
+        settings=RunSettings(calls=10, delay=0.25),
+    )
+
+
+def test_the_timer_allowance_is_the_calibrated_tick_times_the_fewest_ticks():
+    # 0.3 ms a tick; 240 reads, 2.5 s idle: 240 ticks.
+    seconds, per_tick, ticks = harness_allowance(timer_outcome((10, 0.003), reads=240, idle=2.5))
+    assert (per_tick, ticks) == (pytest.approx(0.0003), 240) and seconds == pytest.approx(0.072)
+    # Reads padded by the learner's code: no more than the idle time holds.
+    assert harness_allowance(timer_outcome((10, 0.003), reads=5000, idle=1.0))[2] == pytest.approx(101)
+    # A stretched window (a long sleep): no more than ten serial calls' worth (3.5 s at 10 ms).
+    assert harness_allowance(timer_outcome((10, 0.003), reads=550, idle=5.5))[2] == pytest.approx(350)
+    # A dear calibration is capped per tick.
+    assert harness_allowance(timer_outcome((10, 0.05), reads=240, idle=2.5))[1] == MAX_TICK_CPU
+    # No calibration (the harness never sent it before the import): nothing is credited.
+    assert harness_allowance(timer_outcome(None, reads=240, idle=2.5)) == (0.0, 0.0, 0.0)

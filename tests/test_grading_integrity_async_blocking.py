@@ -533,8 +533,10 @@ def test_a_child_start_does_not_hide_a_blocking_wait(child_start_verdicts, name)
     assert loop["blocked_by_kind_ms"].get("child_starting", 0) <= 1500, loop
     assert loop["child_startup_cpu_ms"] <= 300, loop
     if name == "pipe_from_helper_beside_niced_child":
-        # Only the moments between fork and nice() in each child (preexec_fn) are excused.
-        assert loop["blocked_by_kind_ms"].get("child_starting", 0) <= 100, loop
+        # Only the moments between fork and nice() in each child (preexec_fn) are excused: ~0-100 ms on a
+        # quiet machine, up to ~0.4 s seen at load 10 (the children wait for a CPU before nice()); far under
+        # the 1.5 s cap, and the wait is counted once they are niced.
+        assert loop["blocked_by_kind_ms"].get("child_starting", 0) <= 600, loop
     # Line-level feedback for a real failure.
     assert re.search(r"Line \d+, `", verdict.feedback), verdict.feedback
 
@@ -545,3 +547,78 @@ def test_a_forkserver_pool_started_from_the_loop_passes(child_start_verdicts, na
     assert verdict.passed, verdict.feedback
     loop = measured(verdict, "loop")
     assert 0 < loop["blocked_by_kind_ms"].get("child_starting", 0) <= 1500, loop
+
+
+# -- the harness's own timer: its CPU is not charged, and the allowance for it cannot be bought --------------
+
+# 30 ms of CPU per call on the loop, then a 5 s sleep: the window (and the timer's ticks in it) stretches
+# to ~5.5 s, which must not buy CPU budget beyond what the timer really cost.
+STRETCHED_BUSY_WAIT = "import asyncio\nimport time\n" + BUSY_30MS.replace(
+    "    return response.json()", "    await asyncio.sleep(5)\n    return response.json()"
+)
+# At import (after the calibration, which ran before it): busy threads to make the machine, and any tick of
+# the loop, look dear; a forged `calibrated` event on every socket; then the same 30 ms busy-wait per call.
+IMPORT_TIME_TAMPERING = (
+    """
+import os, threading, time
+
+def spin():
+    while True:
+        pass
+
+for _ in range(2):
+    threading.Thread(target=spin, daemon=True).start()
+for name in os.listdir("/proc/self/fd"):
+    try:
+        if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+            for _ in range(20):
+                os.write(int(name), b"calibrated ")
+    except OSError:
+        pass
+"""
+    + BUSY_30MS
+)
+
+
+@pytest.fixture(scope="module")
+def timer_verdicts():
+    jobs = {"stretched": STRETCHED_BUSY_WAIT, "import_time_tampering": IMPORT_TIME_TAMPERING}
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(jobs, pool.map(lambda code: grade(KIND, code, CHALLENGE_PARAMS), jobs.values()), strict=True))
+
+
+def test_a_stretched_window_buys_no_cpu_budget(timer_verdicts):
+    verdict = timer_verdicts["stretched"]
+    loop = measured(verdict, "loop")
+    assert failed(verdict) == {"loop"}, verdict.feedback
+    assert loop["window_ms"] >= 5000, loop
+    assert loop["computing_ms"] > loop["bound_computing_ms"], loop
+    # Ticks credited: at most a serial run's worth (10 × 250 ms + 1 s, at 10 ms), at most 0.5 ms each.
+    assert loop["harness_ticks"] <= 350, loop
+    assert loop["harness_timer_cpu_ms"] <= 175, loop
+    assert re.search(r"Line \d+, `", verdict.feedback), verdict.feedback
+
+
+def test_code_at_import_cannot_make_the_calibration_dear(timer_verdicts):
+    verdict = timer_verdicts["import_time_tampering"]
+    loop = measured(verdict, "loop")
+    assert "loop" in failed(verdict), verdict.feedback
+    assert loop["computing_ms"] > loop["bound_computing_ms"], loop
+    # The calibration ran before the import: capped, and a forged `calibrated` from the import is ignored.
+    assert loop["harness_tick_cpu_us"] <= 500, loop
+    assert loop["harness_timer_cpu_ms"] <= 175, loop
+
+
+def test_the_harness_calibrates_before_it_imports_the_learners_module():
+    source = (Path(__file__).resolve().parents[1] / "cards" / "grading" / "async_blocking" / "harness.py").read_text(
+        encoding="utf-8"
+    )
+    main = source[source.index("def main():") :]
+    order = [
+        main.index("ready(epoll_fd="),
+        main.index("start_timer()"),
+        main.index('loop.run_until_complete(asyncio.sleep(SPEC["calibrate"]))'),
+        main.index('emit("calibrated", "")'),
+        main.index("import solution"),
+    ]
+    assert order == sorted(order)

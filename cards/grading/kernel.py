@@ -683,6 +683,7 @@ class LoopAccount:
     exited: bool
     spans: tuple[LoopSpan, ...] = ()
     startup_cpu: float = 0.0  # CPU the children whose start-up excused the loop's reads had used (schedstat)
+    reads: int = 0  # the thread's read system calls in the window (syscr; the harness's timer makes one per tick)
 
     @property
     def holding(self) -> float:
@@ -718,6 +719,7 @@ class LoopWatch:
         self._syscr = -1
         self._syscr_at = time.monotonic()
         self.samples: list[tuple[ThreadSample, str, int]] = []  # (sample, kind, run-queue ns)
+        self.reads: list[int] = []  # the thread's syscr at each sample (-1: not read), parallel to `samples`
         self._since = time.clock_gettime(time.CLOCK_BOOTTIME) - 1 / _CLOCK_TICKS  # starttime is in clock ticks
         self._starting: dict[int, int] = {}  # children whose start-up excused the loop's reads: their CPU ns
         self.exited = False
@@ -776,6 +778,7 @@ class LoopWatch:
                 and sample.at - self._syscr_at > self.tick_gap
             ):
                 kind = SELECTOR_TIMEOUT  # in the loop's selector, but the loop is not running its timers
+        self.reads.append(self._syscr if self._io is not None else -1)
         self.samples.append((sample, kind, runq))
         return True
 
@@ -820,9 +823,27 @@ class LoopWatch:
                     os.close(fd)
         return self
 
+    def tick_cost(self, start: float, end: float) -> tuple[int, float] | None:
+        """(ticks, CPU seconds) of the loop's thread between the first and the last timer tick seen in [start, end].
+
+        Meant for a stretch where only the harness's timer runs on an idle loop (before the learner's module
+        is imported): each read the thread makes is a tick. Measured from one sample just after a tick to
+        another just after a later one, so the CPU is that of whole ticks. None with fewer than two ticks seen.
+        """
+        points = [
+            (sample.cpu_ns, reads)
+            for (sample, _, _), reads in zip(list(self.samples), list(self.reads), strict=False)
+            if start <= sample.at <= end and reads >= 0
+        ]
+        after_tick = [points[i] for i in range(1, len(points)) if points[i][1] != points[i - 1][1]]
+        if len(after_tick) < 2 or after_tick[-1][1] <= after_tick[0][1]:
+            return None
+        return after_tick[-1][1] - after_tick[0][1], (after_tick[-1][0] - after_tick[0][0]) / 1e9
+
     def account(self, start: float, end: float) -> LoopAccount:
         """What the loop's thread did in [start, end] (grader's monotonic clock)."""
         samples = list(self.samples)
+        reads_at = dict(zip((id(s) for s in samples), list(self.reads), strict=False))
         inside = [s for s in samples if start <= s[0].at <= end]
         before = [s for s in samples if s[0].at < start]
         if before:
@@ -850,9 +871,13 @@ class LoopWatch:
                 by_syscall[sample.syscall_name] = by_syscall.get(sample.syscall_name, 0.0) + span
             spans.append(LoopSpan(sample.at, span, kind, sample.syscall_name))
         cpu = runq = 0.0
+        reads = 0
         if len(inside) >= 2:
             cpu = (inside[-1][0].cpu_ns - inside[0][0].cpu_ns) / 1e9
             runq = (inside[-1][2] - inside[0][2]) / 1e9
+            counted = [reads_at.get(id(s), -1) for s in (before[-1] if before else inside[0], inside[-1])]
+            if min(counted) >= 0:
+                reads = max(0, counted[1] - counted[0])
         return LoopAccount(
             window=max(0.0, end - start),
             cpu=cpu,
@@ -863,6 +888,7 @@ class LoopWatch:
             exited=self.exited,
             spans=tuple(spans),
             startup_cpu=sum(self._starting.values()) / 1e9,
+            reads=reads,
         )
 
     def __enter__(self) -> LoopWatch:

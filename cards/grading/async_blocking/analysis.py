@@ -42,6 +42,29 @@ KIND_WORDS = {
 }
 
 
+# The most one tick of the harness's timer may be credited with, whatever the calibration measured.
+MAX_TICK_CPU = 0.0005
+
+
+def harness_allowance(outcome: RunOutcome) -> tuple[float, float, float]:
+    """(seconds, per-tick seconds, ticks): the loop's CPU spent on the harness's own timer, not charged.
+
+    Per tick: measured before the learner's module was imported (runner: the calibration), capped at
+    MAX_TICK_CPU. Ticks: the fewest of the thread's reads in the window (one per tick, and never fewer
+    than the ticks that ran), the loop's idle time over the interval plus one (a tick costs that much
+    only when it wakes an idle loop; a loop held by the learner's code runs none), and the ticks of a
+    window as long as all the calls made one after another (RunSettings.max_harness_ticks): stretching
+    the window with a long sleep buys nothing past that.
+    """
+    loop, calibration, settings = outcome.loop, outcome.calibration, outcome.settings
+    if loop is None or calibration is None or settings is None or calibration[0] <= 0:
+        return 0.0, 0.0, 0.0
+    per_tick = min(max(0.0, calibration[1] / calibration[0]), MAX_TICK_CPU)
+    idle = loop.by_kind.get(kernel.IDLE, 0.0)
+    ticks = max(0.0, min(float(loop.reads), idle / settings.tick + 1, settings.max_harness_ticks))
+    return per_tick * ticks, per_tick, ticks
+
+
 @dataclass(frozen=True, slots=True)
 class LineBlame:
     """Time the kernel saw the loop held while the watchdog saw the loop thread on one line (feedback only)."""
@@ -70,7 +93,7 @@ class Measurements:
     calls: int
     answered: int  # calls that returned or raised (results of any kind)
     observed: bool
-    cpu: float  # the loop thread's CPU time in the window (schedstat)
+    cpu: float  # the loop thread's CPU time in the window (schedstat), less the harness's timer (charged)
     runqueue: float  # its time waiting for a CPU (the machine's load; never counted)
     holding: float  # sampled time in waits that hold the loop
     by_kind: dict[str, float]
@@ -82,6 +105,10 @@ class Measurements:
     blame: tuple[LineBlame, ...] = field(default_factory=tuple)
     startup_cpu: float = 0.0  # CPU of the children whose start-up excused the loop's reads (kernel.CHILD_STARTING)
     never_awaited: tuple[dict[str, Any], ...] = ()  # from the harness's warnings hook: feedback only
+    loop_cpu: float = 0.0  # the loop thread's whole CPU time in the window (schedstat)
+    harness_cpu: float = 0.0  # of which the harness's timer, not charged (harness_allowance)
+    tick_cpu: float = 0.0  # one tick's cost, as calibrated before the import
+    ticks: float = 0.0  # the ticks allowed for
 
     @property
     def finished(self) -> bool:
@@ -264,6 +291,8 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         ]
         blame.sort(key=lambda b: b.held, reverse=True)
     carried_ids = {id(r) for r in carried}
+    harness_cpu, tick_cpu, ticks = harness_allowance(outcome)
+    loop_cpu = loop.cpu if loop else 0.0
     token_requests = [r for r in outcome.report["requests"] if r.get("token") is not None]
     return Measurements(
         imported=imported,
@@ -274,7 +303,7 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         calls=len(outcome.tokens),
         answered=sum(1 for r in results if r.get("answered")),
         observed=loop is not None and loop.samples >= 1,
-        cpu=loop.cpu if loop else 0.0,
+        cpu=max(0.0, loop_cpu - harness_cpu),
         runqueue=loop.runqueue if loop else 0.0,
         holding=loop.holding if loop else 0.0,
         by_kind=dict(loop.by_kind) if loop else {},
@@ -286,4 +315,8 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         blame=tuple(blame),
         startup_cpu=loop.startup_cpu if loop else 0.0,
         never_awaited=tuple(w for _, w in _payloads(outcome, "warning")[:5] if "never_awaited" in w),
+        loop_cpu=loop_cpu,
+        harness_cpu=min(harness_cpu, loop_cpu),
+        tick_cpu=tick_cpu,
+        ticks=ticks,
     )

@@ -161,6 +161,12 @@ def _waits(m: Measurements) -> str:
     return ", ".join(f"{KIND_WORDS.get(k, k)} {ms(v)}" for k, v in kinds)
 
 
+def _timer_note(m: Measurements) -> str:
+    if m.harness_cpu < 0.001:
+        return ""
+    return f", not counting {ms(m.harness_cpu)} the grader's own timer on the loop cost"
+
+
 def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> str:
     """How long the loop was held, by what (the kernel's view), on which line, and what to do about it."""
     if not m.finished:
@@ -180,7 +186,7 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
     if computing_over:
         parts.append(
             f"The event loop's thread computed for {ms(m.cpu)} of CPU time while the calls ran "
-            f"({ms(m.cpu / m.calls)} per call); the bound is {ms(bounds['computing'])} "
+            f"({ms(m.cpu / m.calls)} per call{_timer_note(m)}); the bound is {ms(bounds['computing'])} "
             f"({ms(bounds['computing'] / m.calls)} per call)."
         )
     # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time. The lines

@@ -14,7 +14,10 @@ docs/challenge_graders.md):
 - overlap: the fixture's own times for the requests whose bodies the results carry.
 
 The bounds are absolute, per call (the kernel counts what the loop's thread did, which a
-loaded machine does not inflate the way wall time is), so there is no calibration run.
+loaded machine does not inflate the way wall time is), so there is no calibration run. The
+CPU of the harness's own timer on the loop is not charged: its cost per tick is measured
+before the learner's module is imported and credited for the ticks the window held, capped
+(analysis.harness_allowance).
 
 Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
@@ -119,6 +122,10 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
         {
             "window_ms": _ms(m.window),
             "computing_ms": _ms(m.cpu),
+            "loop_cpu_ms": _ms(m.loop_cpu),
+            "harness_timer_cpu_ms": _ms(m.harness_cpu),
+            "harness_tick_cpu_us": round(m.tick_cpu * 1e6),
+            "harness_ticks": round(m.ticks),
             "blocked_ms": _ms(m.holding),
             "waiting_for_cpu_ms": _ms(m.runqueue),
             "child_startup_cpu_ms": _ms(m.startup_cpu),

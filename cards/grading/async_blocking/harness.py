@@ -1,6 +1,7 @@
 """The driver that runs next to the learner's `solution.py` in the sandbox (as main.py).
 
-    python main.py RECORDER_FD SPEC_JSON        SPEC: {"tick": 0.01, "timeout": 20.0, "sample": 0.005}
+    python main.py RECORDER_FD SPEC_JSON
+    SPEC: {"tick": 0.01, "calibrate": 0.08, "timeout": 20.0, "sample": 0.005}
 
 Nothing it says carries a verdict: the learner's code shares this process and can
 rewrite all of it. It only sets the stage so that the grader can watch from outside:
@@ -8,6 +9,9 @@ rewrite all of it. It only sets the stage so that the grader can watch from outs
 1. it creates the event loop, then announces itself (`_events.ready`) naming the
    loop's epoll descriptor, *before* the learner's module is imported; the grader
    checks the descriptor in /proc and starts sampling this thread from outside;
+   then it starts the loop's timer (below) and runs the idle loop for `calibrate` seconds and
+   says `calibrated`: the grader measures from outside what each tick costs the loop's
+   thread, before anything of the learner's exists;
 2. it imports solution.py and checks that `get_data` is a coroutine function;
 3. it asks the grader for the URLs (fresh secrets, sent only now: nothing in the
    process knew them before) and calls `get_data` for all of them at once;
@@ -129,23 +133,6 @@ def watchdog():
 
 
 async def run_calls():
-    call_later = loop.call_later
-    tick = SPEC["tick"]
-
-    read = os.read
-    try:
-        marker = os.open("/dev/zero", os.O_RDONLY)
-    except OSError:
-        marker = os.open("/dev/null", os.O_RDONLY)
-
-    def beat():
-        # Keeps the loop's own selector timeout at most `tick`; the read is seen from outside (the thread's
-        # read count in /proc), so a wait in the loop's selector while this stops running is not the loop's.
-        read(marker, 1)
-        call_later(tick, beat)
-
-    beat()
-
     async def one(index, url):
         started = monotonic()
         try:
@@ -176,6 +163,25 @@ async def run_calls():
     os._exit(0)
 
 
+def start_timer():
+    """The loop's timer, started before the learner's module is imported; it runs whenever the loop runs."""
+    call_later = loop.call_later
+    tick = SPEC["tick"]
+    read = os.read
+    try:
+        marker = os.open("/dev/zero", os.O_RDONLY)
+    except OSError:
+        marker = os.open("/dev/null", os.O_RDONLY)
+
+    def beat():
+        # Keeps the loop's own selector timeout at most `tick`; the read is seen from outside (the thread's
+        # read count in /proc), so a wait in the loop's selector while this stops running is not the loop's.
+        read(marker, 1)
+        call_later(tick, beat)
+
+    beat()
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A coroutine created and never awaited in solution.py: worth a word in the feedback (feedback only)."""
     text = str(message)
@@ -200,6 +206,12 @@ def main():
 
     # 1. Announce this process and its loop before any learner code runs; the grader watches from now on.
     ready(epoll_fd=loop._selector.fileno())
+
+    # 1b. Calibration, still before any learner code: the loop idles with only its timer running, while the
+    # grader counts the ticks (reads) and the thread's CPU from outside: what one tick of ours costs the loop.
+    start_timer()
+    loop.run_until_complete(asyncio.sleep(SPEC["calibrate"]))
+    emit("calibrated", "")
 
     # 2. The learner's module.
     try:

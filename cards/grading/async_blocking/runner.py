@@ -65,6 +65,7 @@ class RunSettings:
     calls: int = 10
     delay: float = 0.25
     tick: float = 0.01  # the harness's timer on the loop: the loop's own selector waits at most this long
+    calibrate: float = 0.08  # the idle loop's run before the import, to measure what one tick costs it
     interval: float = 0.001  # how often the loop's thread is sampled from outside
     stack_every: float = 0.005  # the in-process watchdog's stack samples (feedback only)
     timeout: float = 20.0
@@ -74,6 +75,12 @@ class RunSettings:
     def tick_gap(self) -> float:
         # The loop runs its timer every `tick`; five missed in a row while "waiting" is not the loop waiting.
         return self.tick * 5
+
+    @property
+    def max_harness_ticks(self) -> float:
+        # The most timer ticks the harness's own CPU is allowed for: those of a window as long as ten calls
+        # made one after another, plus a second; a longer window (a long sleep) buys no more.
+        return (self.calls * self.delay + 1.0) / self.tick
 
     @property
     def max_select_ms(self) -> int:
@@ -94,6 +101,9 @@ class RunOutcome:
     ended: float  # grader's clock: when the loop's process was last seen alive (or the run returned)
     loop: kernel.LoopAccount | None
     notes: list[str] = field(default_factory=list)
+    # (ticks, CPU seconds) of the loop's thread running only the harness's timer, before the import; or None
+    calibration: tuple[int, float] | None = None
+    settings: RunSettings | None = None
 
 
 class _Fixture:
@@ -164,7 +174,12 @@ def _check_loop_fd(handshake: Handshake) -> int:
 def run_once(code: str, settings: RunSettings) -> RunOutcome:
     """Run `code` as solution.py under the harness, against a fresh fixture; return what was seen."""
     tokens = [secrets.token_urlsafe(16) for _ in range(settings.calls)]
-    spec = {"tick": settings.tick, "timeout": settings.timeout, "sample": settings.stack_every}
+    spec = {
+        "tick": settings.tick,
+        "calibrate": settings.calibrate,
+        "timeout": settings.timeout,
+        "sample": settings.stack_every,
+    }
     watch: list[kernel.LoopWatch] = []
     urls_at: list[float] = []
     fixture: _Fixture | None = None
@@ -233,6 +248,12 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
     # The window opens when the URLs went out (just after the send): the process could not know them before.
     start = sent[0] if sent else None
     loop = loop_watch.account(start, ended) if start is not None else None
+    # The calibration: the harness's second event, sent before it imports the learner's module (nothing else
+    # could send anything yet). Between the handshake and it, only the harness's timer ran on the idle loop.
+    calibration = None
+    events = recording.events
+    if len(events) >= 2 and events[1].kind == "calibrated" and events[1].pid == handshake.pid:
+        calibration = loop_watch.tick_cost(handshake.at, events[1].at)
     return RunOutcome(
         tokens=tokens,
         report=report,
@@ -242,4 +263,6 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         urls_at=start,
         ended=ended,
         loop=loop,
+        calibration=calibration,
+        settings=settings,
     )
