@@ -1,7 +1,7 @@
 """The driver that runs next to the learner's `solution.py` in the sandbox (as main.py).
 
     python main.py RECORDER_FD SPEC_JSON
-    SPEC: {"tick": 0.01, "calibrate": 0.08, "timeout": 20.0, "sample": 0.005}
+    SPEC: {"tick": 0.01, "calibrate": 0.05, "timeout": 20.0, "sample": 0.005}
 
 Nothing it says carries a verdict: the learner's code shares this process and can
 rewrite all of it. It only sets the stage so that the grader can watch from outside:

@@ -65,7 +65,7 @@ class RunSettings:
     calls: int = 10
     delay: float = 0.25
     tick: float = 0.01  # the harness's timer on the loop: the loop's own selector waits at most this long
-    calibrate: float = 0.08  # the idle loop's run before the import, to measure what one tick costs it
+    calibrate: float = 0.05  # the idle loop's run before the import, to measure what one tick costs it
     interval: float = 0.001  # how often the loop's thread is sampled from outside
     stack_every: float = 0.005  # the in-process watchdog's stack samples (feedback only)
     timeout: float = 20.0
