@@ -206,7 +206,11 @@ threading.Thread(target=_idle, daemon=True).start()
 
 @pytest.fixture(scope="module")
 def verdicts():
-    return grade_all(CH.kind, {**WRONG_WITH_TRICKS, **CONTROLS_FAILING, **CONTROLS_PASSING}, PARAMS, workers=3)
+    wrong = grade_all(CH.kind, {**WRONG_WITH_TRICKS, **CONTROLS_FAILING}, PARAMS, workers=3)
+    # A passing answer must show two processes on the CPU at once: the controls get the challenge's
+    # own amount of work, graded beside each other only, not beside three gradings of smaller jobs
+    # (at 0.5 s of work with three gradings on two cores the side-by-side margin was 1 ms).
+    return wrong | grade_all(CH.kind, CONTROLS_PASSING, CH.params, workers=1)
 
 
 @pytest.mark.parametrize("name", [*WRONG_WITH_TRICKS, *CONTROLS_FAILING])
