@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,40 +105,6 @@ class Recording:
             return json.loads(event.payload)
         except ValueError:
             return None
-
-
-def job_intervals(events: Sequence[Event], start: float, end: float) -> list[tuple[int | None, float, float]]:
-    """(pid, began, ended) of every `job start ID` / `job end ID` pair sent by one process within [start, end]."""
-    opened: dict[tuple[int | None, str], float] = {}
-    out = []
-    for event in events:
-        if event.kind != "job" or not start <= event.at <= end:
-            continue
-        what, _, token = event.payload.partition(" ")
-        if what == "start":
-            opened[(event.pid, token)] = event.at
-        elif what == "end" and (event.pid, token) in opened:
-            out.append((event.pid, opened.pop((event.pid, token)), event.at))
-    return out
-
-
-def processes_at_once(intervals: Sequence[tuple[int | None, float, float]]) -> int:
-    """The most distinct processes that were inside a job at the same moment."""
-    best = 0
-    for _, began, _ in intervals:
-        busy = {pid for pid, b, e in intervals if b <= began < e}
-        best = max(best, len(busy))
-    return best
-
-
-def max_gap(times: Sequence[float], start: float, end: float) -> tuple[float, float]:
-    """The longest interval in [start, end] with no tick in it, and where it began."""
-    points = [start, *sorted(t for t in times if start < t < end), end]
-    best, best_at = 0.0, start
-    for before, after in zip(points, points[1:], strict=False):
-        if after - before > best:
-            best, best_at = after - before, before
-    return best, best_at
 
 
 class Recorder:
