@@ -28,6 +28,7 @@ from cards.grading.async_blocking.analysis import (
     max_overlap,
     same_json,
 )
+from cards.grading.async_blocking.grader import Params, judge
 from cards.grading.async_blocking.runner import FIXTURE, RunOutcome, RunSettings
 from cards.grading.measure import Event, Recording
 
@@ -117,6 +118,80 @@ def test_loop_account_sums_spans_by_kind_and_takes_cpu_from_schedstat():
     assert account.by_syscall == {"clock_nanosleep": pytest.approx(0.05)}
 
 
+def test_held_so_far_counts_only_holding_spans_since_the_start_for_an_early_stop():
+    # LoopWatch.held_since decides an early stop while the run goes on: it must never count more than the
+    # final account will (spans before the start, the loop's own waits and a child's start-up are not held).
+    watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
+    watch.samples, watch._times, watch._held_marks, watch._held = [], [], [], 0.0
+    watch.reads, watch._io, watch.exited, watch._starting = [], None, True, {}
+    rows = [
+        (kernel.ThreadSample(0.900, "S", N["clock_nanosleep"], (1, 0, 0, 0), 0), kernel.SLEEPING),
+        (kernel.ThreadSample(1.000, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 0), kernel.IDLE),
+        (kernel.ThreadSample(1.100, "S", N["recvfrom"], (9, 0, 0, 0), 0), kernel.SOCKET),
+        (kernel.ThreadSample(1.350, "S", N["read"], (7, 0, 4, 0), 0), kernel.CHILD_STARTING),
+        (kernel.ThreadSample(1.400, "S", N["epoll_wait"], (EPFD, 0, 4, 10), 0), kernel.IDLE),
+    ]
+    for sample, kind in rows:  # what _take does after classifying a sample
+        if watch.samples and watch.samples[-1][1] in kernel.HOLDING:
+            watch._held += sample.at - watch.samples[-1][0].at
+        watch.samples.append((sample, kind, 0))
+        watch._held_marks.append(watch._held)
+        watch._times.append(sample.at)
+    assert watch.held_since(1.0) == pytest.approx(0.25)
+    assert watch.held_since(0.95) == pytest.approx(0.25)  # the sleep began before the start: not counted
+    assert watch.held_since(1.2) == 0.0
+    account = watch.account(1.0, 1.5)
+    assert account.holding >= watch.held_since(1.0)
+
+
+def test_a_stopped_run_is_judged_on_the_calls_that_returned_and_says_it_was_stopped():
+    blame = LineBlame(5, "requests.get(url)", "solution.py", 0.52, {kernel.SOCKET: 0.52}, 3, 1, 0.01)
+    right = [{"call": i, "right": True, "answered": True} for i in range(2)]
+    cut = [{"call": i, "right": False, "problem": "no result"} for i in range(2, 10)]
+    m = measurements(
+        results=right + cut,
+        right=2,
+        answered=2,
+        holding=0.52,
+        by_kind={kernel.SOCKET: 0.52},
+        max_in_flight=1,
+        blame=(blame,),
+        stopped=True,
+    )
+    verdict = judge("", m, Params())
+    checks = {c.name: c for c in verdict.checks}
+    assert checks["results"].passed and not checks["loop"].passed and not checks["overlap"].passed
+    assert verdict.quality == 2
+    assert "The 2 calls that returned before the grader stopped the run each gave exactly the JSON" in verdict.feedback
+    assert "when 2 of 10 calls had returned" in verdict.feedback
+    # Per call from the two calls that returned, not the one cut short.
+    assert "for 255 ms per call (2 calls that returned, 520 ms in all with the one the grader cut short)" in (
+        verdict.feedback
+    )
+    # A wrong value among the returned calls still fails, and the calls never made are not called wrong.
+    wrong = measurements(
+        results=[
+            right[0],
+            {
+                "call": 1,
+                "right": False,
+                "answered": True,
+                "problem": "returned a value without ever requesting its URL",
+            },
+            *cut,
+        ],
+        right=1,
+        answered=2,
+        holding=0.52,
+        max_in_flight=1,
+        stopped=True,
+    )
+    text = feedback.results_feedback(wrong)
+    assert text.startswith("1 of the 2 calls that returned before the grader stopped the run was wrong.")
+    assert "Call 2 returned a value without ever requesting its URL." in text and "Call 3" not in text
+    assert not next(c for c in judge("", wrong, Params()).checks if c.name == "results").passed
+
+
 def test_a_child_start_up_is_excused_once_up_to_the_cap_then_counts_as_a_socket_wait():
     watch = kernel.LoopWatch.__new__(kernel.LoopWatch)
     watch.exited, watch._starting, watch.reads = True, {4242: 120_000_000}, []
@@ -170,6 +245,42 @@ def test_a_starting_child_is_seen_only_while_busy_young_and_behind_a_pipe_or_uni
         os.close(r)
         os.close(w)
         tcp.close()
+
+
+def test_a_starting_childs_age_does_not_count_its_waits_for_a_cpu(monkeypatch):
+    # On a loaded machine a start-up takes longer on the clock, not longer on a CPU: two spinners pinned to
+    # one CPU each wait for it about half the time, so the one the loop's thread started is "younger" than
+    # the clock says. One that slept first, then spins, is as old as the clock says.
+    import os
+
+    monkeypatch.setattr(kernel, "STARTUP_AGE", 0.35)
+    since = time.clock_gettime(time.CLOCK_BOOTTIME) - 0.02
+    me, tid = os.getpid(), threading.get_native_id()
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    spin = "import time\nend = time.time() + 3\nwhile time.time() < end:\n    pass\n"
+    r, w = os.pipe()
+
+    def pinned() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", spin], preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+
+    child, rival = pinned(), pinned()
+    try:
+        time.sleep(0.55)
+        assert kernel._starting_child(me, tid, r, since) is not None
+    finally:
+        for p in (child, rival):
+            p.kill()
+            p.wait()
+    slept = "import time\ntime.sleep(0.45)\n" + spin
+    alone = subprocess.Popen([sys.executable, "-c", slept])
+    try:
+        time.sleep(0.55)
+        assert kernel._starting_child(me, tid, r, since) is None
+    finally:
+        alone.kill()
+        alone.wait()
+        os.close(r)
+        os.close(w)
 
 
 # -- results, overlap, blame -------------------------------------------------------------------

@@ -303,7 +303,8 @@ def test_what_each_attack_is_caught_by(verdicts):
     """Each attack fails for the reason the trusted evidence gives, not by accident."""
     for name in ("heartbeats_from_threads_and_processes", "patched_clocks"):
         assert "loop" in failed(verdicts[name]), name
-        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500, name
+        # Held for two of the server's 150 ms delays, the run is decided and the grader stops it there.
+        assert measured(verdicts[name], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 250, name
         assert measured(verdicts[name], "overlap")["max_in_flight"] == 1, name
     # Forging on every socket also garbles the learner's own HTTP connections (some calls may raise):
     # whatever happens to them, no forged line makes a result right or a request overlap.
@@ -311,10 +312,11 @@ def test_what_each_attack_is_caught_by(verdicts):
     assert measured(forged, "overlap")["max_in_flight"] <= 1
     assert {"loop", "results"} & failed(forged)
     # Throw-away requests pad the server's count but not the overlap of the requests the results carry.
-    for name in ("padded_counters_blocking", "padded_counters_serial"):
+    # (The blocking one is stopped once its loop has been held for two delays: two calls, four throw-aways.)
+    for name, padding in (("padded_counters_blocking", 4), ("padded_counters_serial", 6)):
         overlap = measured(verdicts[name], "overlap")
         assert "overlap" in failed(verdicts[name]) and overlap["max_in_flight"] == 1, name
-        assert overlap["unmatched_requests"] >= 6, name
+        assert overlap["unmatched_requests"] >= padding, name
     assert failed(verdicts["padded_counters_serial"]) == {"overlap"}
     assert failed(verdicts["serial_but_free"]) == {"overlap"}
     # Prefetched by threads, but the loop waited on a lock for them.
@@ -332,7 +334,7 @@ def test_what_each_attack_is_caught_by(verdicts):
     assert event.get("lock", 0) >= 100, event
     # Patched harness: its helpers and its timer gone, the watchdog silenced; the kernel still sees the wait.
     assert "loop" in failed(verdicts["patch_harness"])
-    assert measured(verdicts["patch_harness"], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 500
+    assert measured(verdicts["patch_harness"], "loop")["blocked_by_kind_ms"].get("socket", 0) >= 250
     assert {"results", "loop", "overlap"} <= failed(verdicts["early_exit_with_success"])
 
 
@@ -499,15 +501,17 @@ async def get_data(url):
     return json.loads(data)
 """,
 }
-# How each is caught: the kind of wait the kernel saw, in ms, at least.
+# How each is caught: the kind of wait the kernel saw, in ms, at least. The grader stops a run once the loop
+# has been held (not counting what was excused) for two of the server's 250 ms delays: so at least ~500 ms of
+# each was counted as holding the loop, past any excuse.
 CHILD_START_CAUGHT_BY = {
-    "starter_beside_busy_child": ("socket", 1000),
-    "sleep_beside_child_start": ("sleeping", 1000),
-    "pipe_from_forked_sleeper": ("socket", 1000),
-    "spawned_sleeper_waited": ("child", 1000),
-    "spawned_sleeper_read_through_pipe": ("socket", 1000),
-    "pipe_from_helper_beside_busy_child": ("socket", 1000),
-    "pipe_from_helper_beside_niced_child": ("socket", 1500),
+    "starter_beside_busy_child": ("socket", 450),
+    "sleep_beside_child_start": ("sleeping", 450),
+    "pipe_from_forked_sleeper": ("socket", 450),
+    "spawned_sleeper_waited": ("child", 450),
+    "spawned_sleeper_read_through_pipe": ("socket", 450),
+    "pipe_from_helper_beside_busy_child": ("socket", 450),
+    "pipe_from_helper_beside_niced_child": ("socket", 450),
 }
 FORKSERVER_POOLS = {
     name: (ANSWERS_DIR / f"{name}.py").read_text(encoding="utf-8")

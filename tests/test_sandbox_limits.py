@@ -6,6 +6,8 @@ the bytes it actually read), with the worker unharmed and nothing left running.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 from tests.sandbox_factories import assert_tree_gone, run, token
@@ -86,6 +88,38 @@ def test_sleeping_forever_ends_in_wall_timeout() -> None:
     elapsed = time.monotonic() - started
     assert result.status == "timeout" and result.limit_hit == "wall_seconds"
     assert 1 <= result.wall_seconds <= elapsed < 5
+
+
+def test_the_caller_can_stop_a_run_and_nothing_is_left_running() -> None:
+    # A grader that has seen enough ends the run through its stop descriptor: the tree (a forked child
+    # included) dies at once, the status says "stopped", and the output so far is kept.
+    marker = token()
+    stop_r, stop_w = os.pipe()
+    timer = threading.Timer(1.0, os.write, (stop_w, b"x"))
+    timer.start()
+    try:
+        started = time.monotonic()
+        result = run(
+            """
+            import os, sys, time
+            print("started", flush=True)
+            if os.fork() == 0:
+                time.sleep(3600)
+            time.sleep(3600)
+            """,
+            marker=marker,
+            wall_seconds=30,
+            stop_fd=stop_r,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        timer.cancel()
+        os.close(stop_r)
+        os.close(stop_w)
+    assert result.status == "stopped" and result.limit_hit is None and not result.ok
+    assert result.stdout == "started\n"
+    assert 1 <= elapsed < 5
+    assert_tree_gone(marker)
 
 
 def test_stdout_flood_is_cut_at_the_cap() -> None:

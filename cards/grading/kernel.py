@@ -23,6 +23,7 @@ Django-free, like every grader. Linux only (x86_64 and aarch64 system call numbe
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import platform
@@ -545,9 +546,10 @@ class _ThreadFiles:
 
 
 # The allowance for a child's start-up (CHILD_STARTING), once per grading, never per call: while children of
-# the loop's thread are in their first STARTUP_AGE seconds and busy, until those children have used
-# STARTUP_CPU seconds of CPU in all (their schedstat: a loaded machine does not inflate it) and, whatever
-# the load, at most STARTUP_ALLOWANCE seconds of the loop's waits in the window (LoopWatch.account).
+# the loop's thread are busy and in their first STARTUP_AGE seconds (not counting their waits for a CPU),
+# until those children have used STARTUP_CPU seconds of CPU in all (their schedstat: a loaded machine does
+# not inflate it) and, whatever the load, at most STARTUP_ALLOWANCE seconds of the loop's waits in the
+# window (LoopWatch.account).
 STARTUP_CPU = 0.3
 STARTUP_ALLOWANCE = 1.5
 STARTUP_AGE = 2.0
@@ -595,13 +597,15 @@ def _starting_child(pid: int, tid: int, fd: int, since: float) -> tuple[int, int
             with open(f"/proc/{child}/syscall", "rb") as f:
                 fields = f.read().split()
             with open(f"/proc/{child}/schedstat", "rb") as f:
-                cpu = int(f.read().split()[0])
+                cpu, waited = (int(v) for v in f.read().split()[:2])
             rest = stat[stat.rfind(b")") + 2 :].split()
             state, started = rest[0], int(rest[19]) / _CLOCK_TICKS
             demoted = int(rest[16]) > 0 or int(rest[38]) != 0  # niced, or a policy other than SCHED_OTHER
         except (OSError, IndexError, ValueError):
             continue
-        if started < since or now - started > STARTUP_AGE or demoted:
+        # Its age less the time it spent waiting for a CPU (schedstat): a loaded machine makes a start-up
+        # slower, not older; a child that slept is as old as the clock says.
+        if started < since or now - started - waited / 1e9 > STARTUP_AGE or demoted:
             continue  # a child made to wait for a CPU on purpose (nice, SCHED_IDLE) would stretch the allowance
         busy = state in (b"R", b"D") or (bool(fields) and fields[0] == b"running")
         with contextlib.suppress(ValueError):
@@ -719,6 +723,10 @@ class LoopWatch:
         self._syscr = -1
         self._syscr_at = time.monotonic()
         self.samples: list[tuple[ThreadSample, str, int]] = []  # (sample, kind, run-queue ns)
+        # Running total of the time in HOLDING kinds up to each sample, for deciding while the run goes on.
+        self._times: list[float] = []
+        self._held_marks: list[float] = []
+        self._held = 0.0
         self.reads: list[int] = []  # the thread's syscr at each sample (-1: not read), parallel to `samples`
         self._since = time.clock_gettime(time.CLOCK_BOOTTIME) - 1 / _CLOCK_TICKS  # starttime is in clock ticks
         self._starting: dict[int, int] = {}  # children whose start-up excused the loop's reads: their CPU ns
@@ -779,8 +787,28 @@ class LoopWatch:
             ):
                 kind = SELECTOR_TIMEOUT  # in the loop's selector, but the loop is not running its timers
         self.reads.append(self._syscr if self._io is not None else -1)
+        if self.samples and self.samples[-1][1] in HOLDING:
+            self._held += sample.at - self.samples[-1][0].at
         self.samples.append((sample, kind, runq))
+        self._held_marks.append(self._held)
+        self._times.append(sample.at)
         return True
+
+    def held_since(self, start: float) -> float:
+        """Seconds the loop's thread has been held (HOLDING kinds) since `start`, as sampled so far.
+
+        For stopping a run whose verdict is already decided, while it goes on: it never counts more than
+        `account` later will (a child's start-up is not counted, nor a held span that began before `start`).
+        """
+        n = min(len(self._times), len(self._held_marks), len(self.samples))
+        if n == 0:
+            return 0.0
+        first = bisect.bisect_left(self._times, start, 0, n)
+        last_sample, last_kind, _ = self.samples[n - 1]
+        ongoing = max(0.0, time.monotonic() - max(start, last_sample.at)) if last_kind in HOLDING else 0.0
+        if first >= n:
+            return ongoing
+        return self._held_marks[n - 1] - self._held_marks[first] + ongoing
 
     def _futex_timeout(self, sample: ThreadSample) -> float | None:
         """Seconds left of a timed futex wait, read from the process's memory as a debugger would; None if unknown.

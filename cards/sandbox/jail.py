@@ -47,8 +47,12 @@ def run_python(
     netns: NetworkNamespace | None = None,
     env: Mapping[str, str] | None = None,
     pass_fds: Iterable[int] = (),
+    stop_fd: int | None = None,
 ) -> SandboxResult:
     """Run ``python entry args`` in a fresh sandbox holding ``files`` and return what happened.
+
+    ``stop_fd``, if given, is a descriptor of the caller's (a pipe's read end, say): when it becomes
+    readable the whole run is killed at once and its status is "stopped".
 
     Raises SandboxUnavailable (never runs the code unsandboxed) when bubblewrap, namespaces, the
     sandbox's interpreter or root are missing, and ValueError for a bad file name or entry.
@@ -60,7 +64,7 @@ def run_python(
     with claim_uid(host.lock_dir, host.uid_base, host.uid_count) as uid:
         group = cgroups.create(limits.memory_mb * MIB, limits.max_processes + BWRAP_PROCESSES)
         try:
-            run = _Run(host, uid, limits, group, netns, tuple(pass_fds))
+            run = _Run(host, uid, limits, group, netns, tuple(pass_fds), stop_fd)
             return run.execute(contents, entry, list(args), stdin, extra_env)
         finally:
             if group is not None:
@@ -160,8 +164,10 @@ class _Run:
         group: cgroups.RunCgroup | None,
         netns: NetworkNamespace | None,
         pass_fds: tuple[int, ...],
+        stop_fd: int | None = None,
     ) -> None:
         self.host = host
+        self.stop_fd = stop_fd
         self.uid = uid
         self.limits = limits
         self.group = group
@@ -298,6 +304,8 @@ class _Run:
         for fd in (out_fd, err_fd, status_r, bwrap_pidfd):
             os.set_blocking(fd, False)
             selector.register(fd, selectors.EVENT_READ)
+        if self.stop_fd is not None:
+            selector.register(self.stop_fd, selectors.EVENT_READ)  # the caller's: never read, only watched
         open_fds = {out_fd, err_fd, status_r}
         bwrap_done = False
         next_cpu_check = started + CPU_POLL_SECONDS
@@ -310,6 +318,11 @@ class _Run:
                 wake = min(deadline, next_cpu_check) if self.kill_reason is None else hard_stop
                 for key, _ in selector.select(max(0.0, wake - now)):
                     fd = key.fd
+                    if fd == self.stop_fd:
+                        selector.unregister(fd)
+                        if self.kill_reason is None:
+                            self._kill(proc, "stopped")
+                        continue
                     if fd == bwrap_pidfd:
                         bwrap_done = True
                         selector.unregister(fd)
@@ -400,6 +413,8 @@ class _Run:
             status = "output_limit"
         elif limit_hit in ("wall_seconds", "cpu_seconds"):
             status = "timeout"
+        elif limit_hit == "stopped":
+            status, limit_hit = "stopped", None
         elif self.group is not None and self.group.oom_killed():
             status, limit_hit = "memory", "memory_mb"
         elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu is not None and cpu >= self.limits.cpu_seconds):

@@ -11,8 +11,10 @@ from typing import Any, Literal
 # timeout       the wall-clock limit (limit_hit "wall_seconds") or the CPU limit ("cpu_seconds") ended it.
 # memory        the memory cgroup's OOM killer ended it (limit_hit "memory_mb").
 # output_limit  stdout plus stderr went past output_bytes; the run was killed ("output_bytes").
-Status = Literal["ok", "error", "timeout", "memory", "output_limit"]
-STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "memory", "output_limit")
+# stopped       the caller asked for the run to end (its stop descriptor became readable): a grader that
+#               had seen enough to decide; the run was killed ("stopped").
+Status = Literal["ok", "error", "timeout", "memory", "output_limit", "stopped"]
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "memory", "output_limit", "stopped")
 
 
 class SandboxUnavailable(RuntimeError):

@@ -75,6 +75,14 @@ class LineBlame:
     held: float
     kinds: dict[str, float]
     calls: int  # how many different calls (tasks) were seen on it
+    cut_calls: int = 0  # of which calls that had not returned when the grader stopped the run
+    cut_held: float = 0.0  # and the time held in them
+
+    @property
+    def per_call(self) -> float:
+        """Held time per call, from the calls that returned when a stop cut others short."""
+        whole = self.calls - self.cut_calls
+        return (self.held - self.cut_held) / whole if whole > 0 else self.held / max(1, self.calls)
 
     @property
     def kind(self) -> str:
@@ -109,6 +117,7 @@ class Measurements:
     harness_cpu: float = 0.0  # of which the harness's timer, not charged (harness_allowance)
     tick_cpu: float = 0.0  # one tick's cost, as calibrated before the import
     ticks: float = 0.0  # the ticks allowed for
+    stopped: bool = False  # the grader ended the run early: the loop was already held past the bound
 
     @property
     def finished(self) -> bool:
@@ -209,7 +218,7 @@ def _line_key(sample: dict[str, Any]) -> tuple[Any, str, str] | None:
     return (None, "", f"{inner.get('file', '?')}:{inner.get('line', '?')} ({inner.get('func', '?')})"[:200])
 
 
-def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
+def blame_lines(outcome: RunOutcome, near: float, unfinished: frozenset[str] = frozenset()) -> list[LineBlame]:
     """Share the kernel's held time (computing or a holding wait) among the lines the watchdog saw then.
 
     Each stack sample is first given the kind the kernel saw at that instant; each held span of
@@ -231,7 +240,7 @@ def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
         stacks.append((at, key, kind, str(sample.get("task", ""))[:50]))
     times = [s[0] for s in stacks]
     totals: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    tasks: dict[tuple[Any, str, str], set[str]] = defaultdict(set)
+    tasks: dict[tuple[Any, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for span in spans:
         if span.kind not in kernel.HOLDING and span.kind != kernel.COMPUTING:
             continue
@@ -247,11 +256,22 @@ def blame_lines(outcome: RunOutcome, near: float) -> list[LineBlame]:
         best = min(pool, key=lambda j: abs(times[j] - middle))
         _, key, _, task = stacks[best]
         totals[key][span.kind] += span.span
-        tasks[key].add(task)
-    blame = [
-        LineBlame(k[0] if isinstance(k[0], int) else None, k[1], k[2], sum(v.values()), dict(v), len(tasks[k]))
-        for k, v in totals.items()
-    ]
+        tasks[key][task] += span.span
+    blame = []
+    for k, v in totals.items():
+        cut = [held for task, held in tasks[k].items() if task in unfinished]
+        blame.append(
+            LineBlame(
+                k[0] if isinstance(k[0], int) else None,
+                k[1],
+                k[2],
+                sum(v.values()),
+                dict(v),
+                len(tasks[k]),
+                len(cut),
+                sum(cut),
+            )
+        )
     return sorted(blame, key=lambda b: b.held, reverse=True)
 
 
@@ -272,7 +292,11 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
 
     results, carried = check_results(outcome)
     loop = outcome.loop
-    blame = blame_lines(outcome, near)
+    # Tasks are named "call N" by the harness (feedback only): those cut short by a stop are not averaged in.
+    unfinished = (
+        frozenset(f"call {r['call']}" for r in results if not r.get("answered")) if outcome.stopped else frozenset()
+    )
+    blame = blame_lines(outcome, near, unfinished)
     sampled = loop.by_kind.get(kernel.COMPUTING, 0.0) if loop else 0.0
     if loop and sampled > loop.cpu > 0:
         # Sampled "on a CPU or runnable" includes waiting for a CPU on a loaded machine: scale each line's
@@ -286,6 +310,8 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
                 b.held - b.kinds.get(kernel.COMPUTING, 0.0) * (1 - share),
                 {k: v * share if k == kernel.COMPUTING else v for k, v in b.kinds.items()},
                 b.calls,
+                b.cut_calls,
+                b.cut_held,
             )
             for b in blame
         ]
@@ -319,4 +345,5 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         harness_cpu=min(harness_cpu, loop_cpu),
         tick_cpu=tick_cpu,
         ticks=ticks,
+        stopped=outcome.stopped,
     )

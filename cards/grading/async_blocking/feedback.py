@@ -91,10 +91,26 @@ def results_feedback(m: Measurements) -> str:
     """What was wrong with the results, first problem of each kind."""
     if m.right == m.calls:
         return f"All {m.calls} results were exactly the JSON the server sent for each call."
-    lines = [f"{m.calls - m.right} of {m.calls} results were wrong."]
+    if m.stopped and m.right == m.answered > 0:
+        if m.answered == 1:
+            return "The one call that returned before the grader stopped the run gave exactly the JSON the server sent."
+        return (
+            f"The {m.answered} calls that returned before the grader stopped the run each gave exactly the JSON "
+            "the server sent for its URL."
+        )
+    if m.stopped:
+        wrong = m.answered - m.right
+        lines = [
+            f"{wrong} of the {m.answered} {'call' if m.answered == 1 else 'calls'} that returned before the "
+            f"grader stopped the run {'was' if wrong == 1 else 'were'} wrong."
+            if m.answered
+            else "No call had returned when the grader stopped the run."
+        ]
+    else:
+        lines = [f"{m.calls - m.right} of {m.calls} results were wrong."]
     seen: set[str] = set()
     for outcome in m.results:
-        if outcome["right"]:
+        if outcome["right"] or (m.stopped and not outcome.get("answered")):
             continue
         problem = outcome.get("problem", "")
         if problem == "raised":
@@ -136,7 +152,13 @@ def blame_sentence(blame: LineBlame) -> str:
     else:
         where = f"Code outside solution.py ({blame.where}),"
     what = KIND_WORDS.get(blame.kind, blame.kind)
-    if blame.calls > 1:
+    whole = blame.calls - blame.cut_calls
+    if blame.cut_calls and whole > 0:
+        how_long = (
+            f"for {ms(blame.per_call)} per call ({whole} {'call' if whole == 1 else 'calls'} that returned, "
+            f"{ms(blame.held)} in all with {'the one' if blame.cut_calls == 1 else 'those'} the grader cut short)"
+        )
+    elif blame.calls > 1:
         how_long = f"for {ms(blame.held / blame.calls)} per call ({blame.calls} calls, {ms(blame.held)} in all)"
     else:
         how_long = f"once, for {ms(blame.held)}"
@@ -169,7 +191,7 @@ def _timer_note(m: Measurements) -> str:
 
 def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> str:
     """How long the loop was held, by what (the kernel's view), on which line, and what to do about it."""
-    if not m.finished:
+    if not m.finished and not m.stopped:
         return (
             f"Only {m.answered} of {m.calls} calls returned before the run ended, so the event loop could not "
             "be judged."
@@ -182,6 +204,12 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
             f"While the calls ran, the event loop's thread was blocked for {ms(m.holding)} outside the loop's "
             f"own wait ({_waits(m)}); the bound is {ms(bounds['blocked'])} "
             f"({ms(bounds['blocked'] / m.calls)} per call)."
+        )
+    if m.stopped:
+        returned = "no call" if not m.answered else f"{m.answered} of {m.calls} calls"
+        parts.append(
+            f"The grader stopped the run there, when {returned} had returned: the loop was already held past the "
+            "bound, and the remaining calls would only have repeated it."
         )
     if computing_over:
         parts.append(

@@ -72,7 +72,10 @@ class Params:
         return values
 
     def settings(self) -> RunSettings:
-        return RunSettings(calls=self.calls, delay=self.delay_ms / 1000)
+        # A run whose loop is held for two of the server's delays (and past the bound) is decided: it fails
+        # the loop check whatever the other calls do, so it stops there instead of waiting out every call.
+        delay = self.delay_ms / 1000
+        return RunSettings(calls=self.calls, delay=delay, stop_held=max(2 * delay, 2 * self.bounds()["blocked"]))
 
     def bounds(self) -> dict[str, float]:
         return {
@@ -109,13 +112,15 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
     if not runs.passed:
         return Verdict(False, 0, (runs,), runs.message)
 
+    # A stopped run is judged on the calls that had returned: the rest never got the chance.
+    results_ok = m.right == m.answered > 0 if m.stopped else m.right == m.calls
     results = Check(
         "results",
-        m.right == m.calls,
-        {"right": m.right, "calls": m.calls, "requests": m.requests},
+        results_ok,
+        {"right": m.right, "calls": m.calls, "returned": m.answered, "stopped": m.stopped, "requests": m.requests},
         feedback.results_feedback(m),
     )
-    loop_ok = m.finished and m.holding <= limit["blocked"] and m.cpu <= limit["computing"]
+    loop_ok = m.finished and not m.stopped and m.holding <= limit["blocked"] and m.cpu <= limit["computing"]
     loop = Check(
         "loop",
         loop_ok,
@@ -140,7 +145,7 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
                     "code": b.code,
                     "held_ms": _ms(b.held),
                     "calls": b.calls,
-                    "per_call_ms": _ms(b.held / max(1, b.calls)),
+                    "per_call_ms": _ms(b.per_call),
                     "kind": b.kind,
                 }
                 for b in m.blame[:3]

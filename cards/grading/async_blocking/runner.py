@@ -69,6 +69,12 @@ class RunSettings:
     interval: float = 0.001  # how often the loop's thread is sampled from outside
     stack_every: float = 0.005  # the in-process watchdog's stack samples (feedback only)
     timeout: float = 20.0
+    # Stop early, once the verdict is decided: the loop's thread held (kernel's view) for `stop_held` seconds
+    # since the URLs went in, and `stop_results` calls have returned (so their results can be judged), or it
+    # held for `stop_held_alone` seconds whatever returned. None: always run to the end.
+    stop_held: float | None = None
+    stop_results: int = 2
+    stop_held_alone: float = 5.0
     limits: SandboxLimits = SandboxLimits(memory_mb=256, cpu_seconds=15, wall_seconds=40, output_bytes=1 << 16)
 
     @property
@@ -104,6 +110,7 @@ class RunOutcome:
     # (ticks, CPU seconds) of the loop's thread running only the harness's timer, before the import; or None
     calibration: tuple[int, float] | None = None
     settings: RunSettings | None = None
+    stopped: bool = False  # the grader ended the run early: the loop was already held past the bound
 
 
 class _Fixture:
@@ -154,6 +161,49 @@ def _read_line(stream: Any, seconds: float, what: str) -> str:
     return line
 
 
+class _EarlyStop:
+    """Ends the run once its verdict on the loop is decided (RunSettings.stop_held), through run_python's stop_fd.
+
+    The decision rests on the kernel's view (LoopWatch.held_since): time held only grows, so a run held past
+    the bound fails whatever comes after. The count of returned calls comes from the process and only says
+    when there are results enough to judge; forging it can only end the learner's own run sooner.
+    """
+
+    POLL = 0.02
+
+    def __init__(self, settings: RunSettings, watch: list[kernel.LoopWatch], recorder: Recorder, returned: list[int]):
+        self.settings = settings
+        self.watch = watch
+        self.recorder = recorder
+        self.returned = returned
+        self.fd, self._write = os.pipe2(os.O_CLOEXEC)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grading-early-stop", daemon=True)
+
+    def _run(self) -> None:
+        s = self.settings
+        while not self._done.wait(self.POLL):
+            sent = [at for at, event in list(self.recorder.replied) if event.kind == "urls"]
+            if not self.watch or not sent:
+                continue
+            held = self.watch[0].held_since(sent[0])
+            if held >= s.stop_held and (self.returned[0] >= s.stop_results or held >= s.stop_held_alone):
+                os.write(self._write, b"x")
+                return
+
+    def __enter__(self) -> _EarlyStop:
+        if self.settings.stop_held is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(1.0)
+        for fd in (self.fd, self._write):
+            os.close(fd)
+
+
 def _check_loop_fd(handshake: Handshake) -> int:
     """The loop's epoll descriptor as the harness named it, confirmed in /proc (the kernel's table)."""
     pid = handshake.pid
@@ -183,6 +233,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
     watch: list[kernel.LoopWatch] = []
     urls_at: list[float] = []
     fixture: _Fixture | None = None
+    returned_calls = [0]  # "result" events seen: untrusted, used only to time an early stop
 
     def on_ready(handshake: Handshake) -> None:
         epfd = _check_loop_fd(handshake)
@@ -197,6 +248,8 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         )
 
     def on_event(event: Event) -> bytes | None:
+        if event.kind == "result":
+            returned_calls[0] += 1
         # Anything in the sandbox may ask; the URLs are what the learner's code is meant to get anyway.
         # The first answer starts the measured window: nothing in the process knew them before it.
         if event.kind != "urls" or len(urls_at) >= MAX_URL_REPLIES or fixture is None:
@@ -212,7 +265,10 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         with NetworkNamespace() as ns:
             fixture = _Fixture(ns, tokens, settings.delay)
             try:
-                with Recorder(on_ready, on_event) as recorder:
+                with (
+                    Recorder(on_ready, on_event) as recorder,
+                    _EarlyStop(settings, watch, recorder, returned_calls) as stop,
+                ):
                     result = run_python(
                         files=files,
                         entry="main.py",
@@ -220,6 +276,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
                         limits=settings.limits,
                         netns=ns,
                         pass_fds=(recorder.fd,),
+                        stop_fd=stop.fd,
                     )
                     returned = time.monotonic()
                     recording = recorder.finish()
@@ -265,4 +322,5 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         loop=loop,
         calibration=calibration,
         settings=settings,
+        stopped=result.status == "stopped",
     )
