@@ -103,15 +103,10 @@ def test_answer_verdict(name):
         assert verdict.quality <= 2
 
 
-# A forkserver pool's first use waits on its server's start-up; with eight gradings on two cores
-# that wait can outlast the one-off child-start allowance, so these two are judged one at a time
-# (test_answer_verdict) and left out here. Documented as a residual limit in docs/challenge_graders.md.
-LOAD_SENSITIVE = {"pass_forkserver_pool", "pass_forkserver_pool_lazy"}
-
-
 @pytest.mark.slow
 def test_same_verdicts_eight_at_a_time():
-    names = [name for name in NAMES if name not in LOAD_SENSITIVE]
+    # Every answer, the forkserver pools too (their server's start-up is excused by CPU, not by the clock).
+    names = NAMES
     with ThreadPoolExecutor(8) as pool:
         verdicts = dict(zip(names, pool.map(grade_answer, names), strict=True))
     wrong = {
@@ -210,3 +205,15 @@ def test_sandbox_unavailable_is_a_grading_error(monkeypatch):
 def test_bad_params_are_a_grading_error():
     with pytest.raises(GradingError):
         grade(KIND, "async def get_data(url):\n    return {}\n", {"calls": 1000})
+    with pytest.raises(GradingError, match="stop_after_delays"):
+        grade(KIND, "async def get_data(url):\n    return {}\n", {**PARAMS, "stop_after_delays": 0.5})
+
+
+def test_with_early_stopping_off_every_call_runs_and_is_judged():
+    verdict = grade(KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), {**PARAMS, "stop_after_delays": 0})
+    checks = {check.name: check for check in verdict.checks}
+    assert failed_checks(verdict) == {"loop", "overlap"}
+    assert not checks["results"].measured["stopped"] and checks["results"].measured["returned"] == 10
+    assert checks["loop"].measured["blocked_ms"] >= 2000  # ten 250 ms waits on a socket, one after another
+    assert "stopped the run" not in verdict.feedback
+    assert "All 10 results were exactly the JSON the server sent" in verdict.feedback

@@ -23,7 +23,10 @@ Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
     blocked_ms_per_call (1.5) with blocked_floor_ms (10): the bound on blocking waits,
     computing_ms_per_call (15): the bound on the loop thread's CPU time,
-    min_in_flight (2): requests in flight at once for the calls to count as overlapping.
+    min_in_flight (2): requests in flight at once for the calls to count as overlapping,
+    stop_after_delays (2): once the loop's thread has been held that many of the server's delays (and
+    twice the blocked bound), and two calls have returned, the run is decided (the loop check fails
+    whatever follows) and stopped; the results are judged on the calls that returned. 0 runs every call.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Params:
     blocked_floor_ms: float = 10
     computing_ms_per_call: float = 15
     min_in_flight: int = 2
+    stop_after_delays: float = 2.0  # stop a decided run once the loop was held this many delays; 0: never
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> Params:
@@ -69,13 +73,16 @@ class Params:
             raise GradingError(f"bad {KIND} grader parameters {dict(params)!r}: {exc}") from None
         if not 2 <= values.calls <= 50 or not 10 <= values.delay_ms <= 5000:
             raise GradingError(f"{KIND}: calls must be 2..50 and delay_ms 10..5000")
+        if values.stop_after_delays != 0 and not 1 <= values.stop_after_delays <= values.calls:
+            raise GradingError(f"{KIND}: stop_after_delays must be 0 (never stop early) or 1..calls")
         return values
 
     def settings(self) -> RunSettings:
         # A run whose loop is held for two of the server's delays (and past the bound) is decided: it fails
         # the loop check whatever the other calls do, so it stops there instead of waiting out every call.
         delay = self.delay_ms / 1000
-        return RunSettings(calls=self.calls, delay=delay, stop_held=max(2 * delay, 2 * self.bounds()["blocked"]))
+        stop = max(self.stop_after_delays * delay, 2 * self.bounds()["blocked"]) if self.stop_after_delays else None
+        return RunSettings(calls=self.calls, delay=delay, stop_held=stop)
 
     def bounds(self) -> dict[str, float]:
         return {
