@@ -226,3 +226,17 @@ def test_patched_harness_and_an_early_exit_leave_the_server_record_empty(verdict
         assert check(verdicts[name], "order").measured["logged"] == [], explain(verdicts[name])
         assert "PASSED" not in verdicts[name].feedback
         assert "The grading server got no `log()` call from any task" in verdicts[name].feedback
+
+
+@pytest.mark.slow
+def test_eight_at_once_give_the_same_verdicts(verdicts):
+    """The same verdicts with eight gradings at once on this 2-core machine as in the module's own run."""
+    together = grade_all(
+        CH.kind,
+        {name: SLEEPER + trick for name, trick in {**ATTACKS, **CONTROLS_FAIL, **CONTROLS_PASS}.items()},
+        CH.params,
+        workers=8,
+    )
+    assert {name: v.passed for name, v in together.items()} == {name: verdicts[name].passed for name in together}, {
+        name: explain(v) for name, v in together.items() if v.passed != verdicts[name].passed
+    }

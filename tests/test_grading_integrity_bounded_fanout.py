@@ -258,3 +258,17 @@ def test_an_early_exit_is_a_failure_not_a_success(verdicts):
     assert verdict.quality == 0
     assert "did not return" in verdict.feedback
     assert "PASSED" not in verdict.feedback
+
+
+@pytest.mark.slow
+def test_eight_at_once_give_the_same_verdicts(verdicts):
+    """The same verdicts with eight gradings at once on this 2-core machine as in the module's own run."""
+    together = grade_all(
+        CH.kind,
+        {name: FIVE_AT_A_TIME + trick for name, trick in {**ATTACKS, **CONTROLS_FAIL, **CONTROLS_PASS}.items()},
+        PARAMS,
+        workers=8,
+    )
+    assert {name: v.passed for name, v in together.items()} == {name: verdicts[name].passed for name in together}, {
+        name: explain(v) for name, v in together.items() if v.passed != verdicts[name].passed
+    }

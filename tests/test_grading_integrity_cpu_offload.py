@@ -286,3 +286,12 @@ def test_several_gradings_at_once_keep_their_verdicts():
     assert {name: v.passed for name, v in verdicts.items()} == {name: name.startswith("ref") for name in answers}, [
         explain(v) for v in verdicts.values()
     ]
+
+
+@pytest.mark.slow
+def test_eight_at_once_give_the_same_verdicts(verdicts):
+    """The same verdicts with eight gradings at once on this 2-core machine as in the module's own run."""
+    together = grade_all(CH.kind, {**WRONG_WITH_TRICKS, **CONTROLS_FAILING, **CONTROLS_PASSING}, PARAMS, workers=8)
+    assert {name: v.passed for name, v in together.items()} == {name: verdicts[name].passed for name in together}, {
+        name: explain(v) for name, v in together.items() if v.passed != verdicts[name].passed
+    }
