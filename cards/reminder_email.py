@@ -40,7 +40,7 @@ class Reminder:
 
 def unsubscribe_max_age() -> dt.timedelta:
     """How long an unsubscribe link stays valid."""
-    return dt.timedelta(days=getattr(settings, "REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS", 60))
+    return dt.timedelta(days=settings.REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS)
 
 
 def unsubscribe_token(user_id: int) -> str:

@@ -15,7 +15,7 @@ from django.conf import settings
 from cards import reminders
 
 TASK_NAME = "cards.reminder_tasks.send_due_reminders"
-_CLAIM_TIMEOUT = getattr(settings, "REMINDERS_CLAIM_TIMEOUT_SECONDS", 900)
+_CLAIM_TIMEOUT = settings.REMINDERS_CLAIM_TIMEOUT_SECONDS
 
 
 @shared_task(name=TASK_NAME, ignore_result=True, time_limit=max(_CLAIM_TIMEOUT - 30, 30))

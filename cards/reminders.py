@@ -86,7 +86,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The knobs of a run, from settings (REMINDERS_*) with defaults."""
+    """The knobs of a run, from the REMINDERS_* settings."""
 
     claim_timeout: dt.timedelta
     marks_per_run: int
@@ -96,13 +96,13 @@ class Policy:
 
     @classmethod
     def from_settings(cls) -> Policy:
-        """Read REMINDERS_* settings; every one has a default."""
+        """The REMINDERS_* settings (declared, with their defaults, in studyapp/settings.py)."""
         return cls(
-            claim_timeout=dt.timedelta(seconds=getattr(settings, "REMINDERS_CLAIM_TIMEOUT_SECONDS", 900)),
-            marks_per_run=max(1, getattr(settings, "REMINDERS_MARKS_PER_RUN", 20)),
-            teaser_count=getattr(settings, "REMINDERS_TEASER_COUNT", 3),
-            min_gap=dt.timedelta(hours=getattr(settings, "REMINDERS_MIN_GAP_HOURS", 6)),
-            history_days=getattr(settings, "REMINDERS_PACE_HISTORY_DAYS", 30),
+            claim_timeout=dt.timedelta(seconds=settings.REMINDERS_CLAIM_TIMEOUT_SECONDS),
+            marks_per_run=max(1, settings.REMINDERS_MARKS_PER_RUN),
+            teaser_count=settings.REMINDERS_TEASER_COUNT,
+            min_gap=dt.timedelta(hours=settings.REMINDERS_MIN_GAP_HOURS),
+            history_days=settings.REMINDERS_PACE_HISTORY_DAYS,
         )
 
     @property

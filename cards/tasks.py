@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import uuid
 from datetime import datetime, timedelta
@@ -49,20 +48,12 @@ from .models import Submission
 logger = logging.getLogger(__name__)
 
 
-def _setting(name: str, default: int) -> int:
-    """A number from Django settings, else the environment, else `default`."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name) or default
-    return int(value)
-
-
-# Seconds. The soft limit must cover a grader's reference calibration plus the
-# learner's run on a loaded 2-core machine; the hard limit kills what ignores it.
-SOFT_TIME_LIMIT = _setting("CHALLENGE_GRADING_SOFT_SECONDS", 120)
+# Seconds (studyapp/settings.py). The soft limit must cover a grading on a loaded 2-core machine;
+# the hard limit kills what ignores it.
+SOFT_TIME_LIMIT = settings.CHALLENGE_GRADING_SOFT_SECONDS
 HARD_TIME_LIMIT = SOFT_TIME_LIMIT + 30
-LEASE_SECONDS = _setting("CHALLENGE_GRADING_LEASE_SECONDS", 30)
-QUEUED_STALE_SECONDS = _setting("CHALLENGE_QUEUED_STALE_SECONDS", 600)
+LEASE_SECONDS = settings.CHALLENGE_GRADING_LEASE_SECONDS
+QUEUED_STALE_SECONDS = settings.CHALLENGE_QUEUED_STALE_SECONDS
 MAX_ATTEMPTS = 3
 MAX_RETRIES = 4
 
@@ -263,8 +254,8 @@ def sweep_stuck_submissions() -> dict[str, int]:
 # a check left running by a worker that died (or never picked up) is ended as "error" by the
 # periodic `expire_stale_challenge_checks`, and the admin shows it as stale until then.
 
-CHECK_STALE_SECONDS = _setting("AUTHOR_CHECK_STALE_SECONDS", HARD_TIME_LIMIT + 30)
-CHECK_QUEUED_STALE_SECONDS = _setting("AUTHOR_CHECK_QUEUED_STALE_SECONDS", QUEUED_STALE_SECONDS)
+CHECK_STALE_SECONDS = settings.AUTHOR_CHECK_STALE_SECONDS
+CHECK_QUEUED_STALE_SECONDS = settings.AUTHOR_CHECK_QUEUED_STALE_SECONDS
 GRADER_KINDS_KEY = "challenges:grader-kinds"
 
 

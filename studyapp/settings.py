@@ -229,13 +229,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Author checks (issue 9): the admin's "Grade reference and starter" runs on a worker, on the
-# sandbox queue, never in the web process (cards.tasks.run_challenge_check). A check still
-# running after AUTHOR_CHECK_STALE_SECONDS (default: the grading hard time limit + 30 s) or
-# still queued after AUTHOR_CHECK_QUEUED_STALE_SECONDS is ended as "error" by beat.
+# Grading on the worker (cards/tasks.py), in seconds. A grading task gets a soft time limit (then the
+# verdict is "error: took too long") and a hard one 30 s later; a worker holds a lease on the submission
+# in Redis, renewed every third of it, and beat re-queues gradings whose lease lapsed or that sat queued.
+CHALLENGE_GRADING_SOFT_SECONDS = env_int("CHALLENGE_GRADING_SOFT_SECONDS", 120)
+CHALLENGE_GRADING_LEASE_SECONDS = env_int("CHALLENGE_GRADING_LEASE_SECONDS", 30)
+CHALLENGE_QUEUED_STALE_SECONDS = env_int("CHALLENGE_QUEUED_STALE_SECONDS", 600)
+# Author checks: the admin's "Grade reference and starter" runs on a worker, on the sandbox queue, never
+# in the web process (cards.tasks.run_challenge_check). One still running after AUTHOR_CHECK_STALE_SECONDS
+# (default: the grading hard time limit + 30 s) or still queued after AUTHOR_CHECK_QUEUED_STALE_SECONDS
+# is ended as "error" by beat.
 CELERY_TASK_ROUTES["cards.tasks.run_challenge_check"] = {"queue": "sandbox"}
-AUTHOR_CHECK_STALE_SECONDS = env_int("AUTHOR_CHECK_STALE_SECONDS", 0) or None
-AUTHOR_CHECK_QUEUED_STALE_SECONDS = env_int("AUTHOR_CHECK_QUEUED_STALE_SECONDS", 0) or None
+AUTHOR_CHECK_STALE_SECONDS = env_int("AUTHOR_CHECK_STALE_SECONDS", CHALLENGE_GRADING_SOFT_SECONDS + 60)
+AUTHOR_CHECK_QUEUED_STALE_SECONDS = env_int("AUTHOR_CHECK_QUEUED_STALE_SECONDS", CHALLENGE_QUEUED_STALE_SECONDS)
+
+# Reminder emails (cards/reminders.py, docs/reminders.md): a run's claims time out after
+# REMINDERS_CLAIM_TIMEOUT_SECONDS, it records what it sent in at most REMINDERS_MARKS_PER_RUN UPDATEs,
+# an email teases REMINDERS_TEASER_COUNT questions, a learner gets at most one per REMINDERS_MIN_GAP_HOURS,
+# their pace (time per answer, for the email's estimate) comes from REMINDERS_PACE_HISTORY_DAYS of answers,
+# and an unsubscribe link is valid for REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS.
+REMINDERS_CLAIM_TIMEOUT_SECONDS = env_int("REMINDERS_CLAIM_TIMEOUT_SECONDS", 900)
+REMINDERS_MARKS_PER_RUN = max(1, env_int("REMINDERS_MARKS_PER_RUN", 20))
+REMINDERS_TEASER_COUNT = env_int("REMINDERS_TEASER_COUNT", 3)
+REMINDERS_MIN_GAP_HOURS = env_int("REMINDERS_MIN_GAP_HOURS", 6)
+REMINDERS_PACE_HISTORY_DAYS = env_int("REMINDERS_PACE_HISTORY_DAYS", 30)
+REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS", 60)
 
 # Mail: console in development, SMTP (or anything) via EMAIL_* in production.
 EMAIL_BACKEND = env(
@@ -254,12 +272,39 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Study app <noreply@localhost>")
 # Absolute links in emails (reminders, unsubscribe) start with this.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
-# The sandbox that runs learners' code (see cards/sandbox/). Limits per run, tightened per challenge.
+# The sandbox that runs learners' code (cards/sandbox/, docs/sandbox.md), passed to it at start
+# (cards.apps). Where scripts/install_sandbox.sh put it, the uids its runs use, where a run claims its uid,
+# the cgroup (v2) its runs' groups go under ("": the worker's own; deploy/worker-entrypoint.sh sets it in
+# the image).
+SANDBOX_ROOT = env("SANDBOX_ROOT", "/opt/studyapp-sandbox")
+SANDBOX_UID_BASE = env_int("SANDBOX_UID_BASE", 61000)
+SANDBOX_UID_COUNT = env_int("SANDBOX_UID_COUNT", 32)
+SANDBOX_LOCK_DIR = env("SANDBOX_LOCK_DIR", "/run/studyapp-sandbox")
+SANDBOX_CGROUP_PARENT = env("SANDBOX_CGROUP_PARENT", "")
+# A run's default limits; each grader tightens them for its challenge.
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256)
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 5)
 SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 10)
 SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_BYTES", 1024 * 1024)
 SANDBOX_TMP_MB = env_int("SANDBOX_TMP_MB", 16)
+
+# Sent on every response that has none (studyapp.middleware.SecurityHeadersMiddleware). Only the app's own
+# origin: no inline script or style, no eval, no framing, forms post only to us.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -274,7 +319,7 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# Production hardening and operations (issue 6).
+# Log-in, password-reset and sign-up limits.
 # Failed log-ins allowed per window, per IP + username and per IP (cards/login_throttle.py).
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
@@ -284,7 +329,6 @@ PASSWORD_RESETS_PER_CLIENT = env_int("PASSWORD_RESETS_PER_CLIENT", 5)
 PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
 PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
 
-# Sign-up and grading-queue limits (issue 10)
 # Accounts created from one client address per window (cards/views/accounts.py).
 SIGNUPS_PER_CLIENT = env_int("SIGNUPS_PER_CLIENT", 5)
 SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)

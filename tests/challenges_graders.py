@@ -19,7 +19,7 @@ from typing import Any
 
 from cards.grading import GRADERS, Check, GradingError, Verdict, register
 
-KIND = "e2-test-markers"
+KIND = "test-markers"
 
 
 def grade_markers(code: str, params: Mapping[str, Any]) -> Verdict:

@@ -17,6 +17,7 @@ import pytest
 
 from cards.grading import GradingError, grade
 from cards.grading.async_blocking.grader import KIND
+from cards.sandbox import config as sandbox_config
 
 CHALLENGE = Path(__file__).resolve().parents[1] / "cards" / "challenges" / "async-blocking-call"
 ANSWERS = Path(__file__).resolve().parent / "answers" / "async_blocking"
@@ -197,7 +198,7 @@ def test_wrong_results_feedback_explains_text_and_unawaited_coroutines():
 
 
 def test_sandbox_unavailable_is_a_grading_error(monkeypatch):
-    monkeypatch.setenv("SANDBOX_ROOT", "/nonexistent-sandbox-root")
+    monkeypatch.setattr(sandbox_config, "_current", sandbox_config.replaced(root=Path("/nonexistent-sandbox-root")))
     with pytest.raises(GradingError, match="sandbox"):
         grade(KIND, (CHALLENGE / "reference.py").read_text(encoding="utf-8"), {**PARAMS, "delay_ms": 251})
 

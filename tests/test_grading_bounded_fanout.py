@@ -6,7 +6,7 @@ import pytest
 
 from cards.grading import GradingError, grade
 
-from .grading_e3_helpers import challenge, explain, grade_all
+from .grading_helpers import challenge, explain, grade_all
 
 CH = challenge("bounded-fanout")
 # Extra answers run against fewer URLs to keep the suite quick; the challenge's own files get the real 1,000.

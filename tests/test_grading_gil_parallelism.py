@@ -8,7 +8,7 @@ import pytest
 
 from cards.grading import GradingError, grade
 
-from .grading_e3_helpers import challenge, explain, grade_all
+from .grading_helpers import challenge, explain, grade_all
 
 CH = challenge("threads-vs-processes")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .grading_e3_helpers import challenge, explain, grade_all
+from .grading_helpers import challenge, explain, grade_all
 
 CH = challenge("bounded-fanout")
 PARAMS = {**CH.params, "n": 200}

@@ -9,7 +9,7 @@ import pytest
 from cards.grading import GradingError, grade
 from cards.grading.spot_blocking import Program, measure_key, parse_answer
 
-from .grading_e3_helpers import challenge, explain
+from .grading_helpers import challenge, explain
 
 CH = challenge("spot-the-blocking-call")
 

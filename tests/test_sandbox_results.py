@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from cards.apps import sandbox_config as sandbox_config_from_settings
 from cards.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_python
+from cards.sandbox import config as sandbox_config
 from cards.sandbox import host as sandbox_host
 from tests.sandbox_factories import assert_tree_gone, blocked_reading, pids_with, python_pids, run, token
 
@@ -148,15 +150,22 @@ def test_eight_concurrent_runs_from_threads_each_get_their_own_result() -> None:
     assert len(uids) == 8  # one uid per concurrent run
 
 
-def test_limits_from_settings_and_tightened(settings) -> None:
+def test_the_app_passes_its_sandbox_settings_in_and_limits_only_tighten(settings) -> None:
+    # The sandbox reads no settings: the app builds its configuration from SANDBOX_* and configures it at start.
+    assert sandbox_config.current() == sandbox_config_from_settings()
     settings.SANDBOX_MEMORY_MB = 128
     settings.SANDBOX_WALL_SECONDS = 4
-    limits = SandboxLimits.from_settings()
+    settings.SANDBOX_ROOT = "/srv/elsewhere"
+    config = sandbox_config_from_settings()
+    assert config.root == Path("/srv/elsewhere") and sandbox_host.layout(config).venv == Path("/srv/elsewhere/venv")
+    limits = config.limits
     assert limits.memory_mb == 128 and limits.wall_seconds == 4 and limits.tmp_mb == 16
     tighter = limits.tightened(memory_mb=64, wall_seconds=60)
     assert tighter.memory_mb == 64 and tighter.wall_seconds == 4
     with pytest.raises(ValueError):
         SandboxLimits(memory_mb=0)
+    with pytest.raises(ValueError):
+        sandbox_config.SandboxConfig(uid_count=0)
 
 
 def test_refuses_without_bubblewrap_and_never_runs_unsandboxed(monkeypatch, tmp_path: Path) -> None:
@@ -168,7 +177,7 @@ def test_refuses_without_bubblewrap_and_never_runs_unsandboxed(monkeypatch, tmp_
 
 
 def test_refuses_without_the_sandbox_interpreter(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SANDBOX_ROOT", str(tmp_path / "missing"))
+    monkeypatch.setattr(sandbox_config, "_current", sandbox_config.replaced(root=tmp_path / "missing"))
     with pytest.raises(SandboxUnavailable, match="install_sandbox.sh"):
         run_python({"main.py": "print(1)"})
 
@@ -194,7 +203,7 @@ def test_refuses_with_a_missing_or_stale_sandbox_exec(monkeypatch, tmp_path: Pat
     (root / "bin").mkdir(parents=True)
     (root / "venv").symlink_to(real.venv)
     (root / "mnt").mkdir()
-    monkeypatch.setenv("SANDBOX_ROOT", str(root))
+    monkeypatch.setattr(sandbox_config, "_current", sandbox_config.replaced(root=root))
     marker = tmp_path / "ran"
     code = f"open({str(marker)!r}, 'w')"
     with pytest.raises(SandboxUnavailable, match="sandbox-exec is missing"):

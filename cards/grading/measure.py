@@ -1,6 +1,6 @@
 """Measuring a sandboxed run from outside: an event recorder and an HTTP fixture server.
 
-The verdicts of the E3 graders (cpu_offload, bounded_fanout, gil_parallelism,
+The verdicts of the measured graders (cpu_offload, bounded_fanout, gil_parallelism,
 await_interleaving, spot_blocking) rest on what these see, not on what the
 sandboxed process prints:
 

@@ -3,11 +3,13 @@
 Public API::
 
     from cards.sandbox import run_python, SandboxLimits, SandboxResult, SandboxUnavailable, NetworkNamespace
+    from cards.sandbox import SandboxConfig, configure
 
-No Django import here except SandboxLimits.from_settings(), which reads settings.SANDBOX_* when Django is
-configured. See docs/sandbox.md.
+No Django here: where the sandbox lives and a run's default limits are passed in (`configure`, done by the
+app at start from its SANDBOX_* settings). See docs/sandbox.md.
 """
 
+from .config import SandboxConfig, configure
 from .host import check_available
 from .jail import run_python
 from .limits import SandboxLimits
@@ -17,9 +19,11 @@ from .result import STATUSES, SandboxResult, SandboxUnavailable
 __all__ = [
     "STATUSES",
     "NetworkNamespace",
+    "SandboxConfig",
     "SandboxLimits",
     "SandboxResult",
     "SandboxUnavailable",
     "check_available",
+    "configure",
     "run_python",
 ]

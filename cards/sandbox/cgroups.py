@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import config
+
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
 PREFIX = "studyapp-sandbox-"
 
@@ -234,7 +236,7 @@ def _create_v1(
 
 
 def _create_v2(mount: Path, own: dict[str, str], name: str, memory_bytes: int, max_processes: int) -> RunCgroup:
-    parent = Path(os.environ.get("SANDBOX_CGROUP_PARENT") or mount / own.get("", "/").lstrip("/"))
+    parent = Path(config.current().cgroup_parent or mount / own.get("", "/").lstrip("/"))
     enabled = (parent / "cgroup.subtree_control").read_text().split()
     if "memory" not in enabled or "pids" not in enabled:
         raise OSError("memory and pids controllers are not enabled for child cgroups")
@@ -258,7 +260,7 @@ def _parents() -> list[str]:
     if "memory" in v1 and "pids" in v1:
         return [str(v1[c] / own.get(c, "/").lstrip("/")) for c in V1_CONTROLLERS if c in v1]
     if v2 is not None:
-        return [os.environ.get("SANDBOX_CGROUP_PARENT") or str(v2 / own.get("", "/").lstrip("/"))]
+        return [config.current().cgroup_parent or str(v2 / own.get("", "/").lstrip("/"))]
     return []
 
 

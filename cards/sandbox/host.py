@@ -1,7 +1,7 @@
 """Where the sandbox's pieces live on the host, and the check that they are all there.
 
-The layout is made by scripts/install_sandbox.sh; SANDBOX_ROOT and SANDBOX_UID_BASE / SANDBOX_UID_COUNT
-in the environment move it.
+The layout is made by scripts/install_sandbox.sh; the app passes where it is (config.SandboxConfig,
+from its SANDBOX_* settings).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import config
 from .result import SandboxUnavailable
 
 INTERPRETER = "/usr/bin/python3.11"
@@ -59,14 +60,15 @@ class HostLayout:
         return tuple(p for p in dict.fromkeys(candidates) if os.path.exists(p)) + (str(self.venv),)
 
 
-def layout() -> HostLayout:
-    """The host layout, from the environment with the install script's defaults."""
+def layout(settings: config.SandboxConfig | None = None) -> HostLayout:
+    """The host layout of `settings`, by default the configured one (config.current())."""
+    c = settings or config.current()
     return HostLayout(
-        root=Path(os.environ.get("SANDBOX_ROOT", "/opt/studyapp-sandbox")),
+        root=Path(c.root),
         bwrap=shutil.which("bwrap") or "",
-        uid_base=int(os.environ.get("SANDBOX_UID_BASE", "61000")),
-        uid_count=int(os.environ.get("SANDBOX_UID_COUNT", "32")),
-        lock_dir=Path(os.environ.get("SANDBOX_LOCK_DIR", "/run/studyapp-sandbox")),
+        uid_base=c.uid_base,
+        uid_count=c.uid_count,
+        lock_dir=Path(c.lock_dir),
     )
 
 

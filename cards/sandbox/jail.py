@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import cgroups
+from . import cgroups, config
 from .host import HostLayout, check_available
 from .limits import MIB, SandboxLimits
 from .netns import NetworkNamespace
@@ -57,7 +57,7 @@ def run_python(
     Raises SandboxUnavailable (never runs the code unsandboxed) when bubblewrap, namespaces, the
     sandbox's interpreter or root are missing, and ValueError for a bad file name or entry.
     """
-    limits = limits or SandboxLimits.from_settings()
+    limits = limits or config.current().limits
     contents = _check_files(files, entry)
     extra_env = _check_env(env or {})
     host = check_available()

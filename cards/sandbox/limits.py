@@ -1,4 +1,4 @@
-"""Per-run limits of the sandbox, with defaults matching settings.SANDBOX_*."""
+"""Per-run limits of the sandbox (the app's defaults come from its SANDBOX_* settings, via config)."""
 
 from __future__ import annotations
 
@@ -37,23 +37,6 @@ class SandboxLimits:
             value = getattr(self, field.name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"SandboxLimits.{field.name} must be a positive number, not {value!r}")
-
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> SandboxLimits:
-        """Defaults from Django's settings.SANDBOX_* when Django is configured, then ``overrides``."""
-        values: dict[str, Any] = {}
-        try:
-            from django.conf import settings
-
-            if settings.configured:
-                for field in dataclasses.fields(cls):
-                    name = f"SANDBOX_{field.name.upper()}"
-                    if hasattr(settings, name):
-                        values[field.name] = getattr(settings, name)
-        except ImportError:  # the sandbox works without Django (bench, tests of the jail alone)
-            pass
-        values.update(overrides)
-        return cls(**values)
 
     def tightened(self, **changes: Any) -> SandboxLimits:
         """A copy with ``changes`` applied, each clamped to be no looser than this one's value."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cards.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from cards.sandbox import SandboxUnavailable, config, run_python
 
 LIMIT_OPTIONS: dict[str, type] = {
     "memory_mb": int,
@@ -59,7 +59,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {error.filename}: {error.strerror}", returncode=2) from error
         overrides = {name: options[name] for name in LIMIT_OPTIONS if options.get(name) is not None}
         try:
-            limits = SandboxLimits.from_settings().tightened(**overrides)
+            limits = config.current().limits.tightened(**overrides)
         except ValueError as error:
             raise CommandError(str(error), returncode=2) from error
         try:

@@ -1,4 +1,4 @@
-"""Helpers for the E3 grader tests: read a challenge folder, grade many answers at once."""
+"""Helpers for the grader tests: read a challenge folder, grade many answers at once."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Wall time and measured figures of the E3 graders, on this machine, right now.
+"""Wall time and measured figures of the code-running graders but async-blocking-call, on this machine, now.
 
-    .venv/bin/python bench/e3_graders_bench.py [--concurrency 1] [--rounds 1] [--slug SLUG ...]
+    .venv/bin/python bench/graders_bench.py [--concurrency 1] [--rounds 1] [--slug SLUG ...]
 
 For each challenge (default: every one whose grader kind is cpu_offload,
 bounded_fanout, gil_parallelism, await_interleaving or spot_blocking) grades the
