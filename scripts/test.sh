@@ -10,6 +10,8 @@ bash scripts/install.sh --dev
 # A private Redis for the tests, apart from any the app uses.
 start_redis 6390 var/test-redis
 export REDIS_URL=redis://127.0.0.1:6390/0
+# Every test must run in both passes: a skipped test (a missing service or tool) fails the run.
+export STUDYAPP_TEST_REQUIRE_ALL=1
 
 echo "==> ruff"
 .venv/bin/ruff check .

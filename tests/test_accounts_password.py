@@ -12,27 +12,16 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
-from cards import ratelimit
-from cards.views.accounts import reset_limits, signup_limit
-from tests.review_factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 
 @pytest.fixture(autouse=True)
-def fresh_limits(settings):
+def site_url(settings):
+    # The rate-limit counters start empty: the `redis` marker flushes the test Redis (conftest.py).
     settings.SITE_URL = "https://study.example.org"
-    keys = ("127.0.0.1", "ada@example.org", "reminders@example.net", "nobody@example.org")
-    for limit in reset_limits():
-        for key in keys:
-            ratelimit.reset(limit, key)
-    # Sign-ups from the test client's address are counted in Redis for an hour, across runs.
-    ratelimit.reset(signup_limit(), "127.0.0.1")
-    yield
-    for limit in reset_limits():
-        for key in keys:
-            ratelimit.reset(limit, key)
 
 
 def reset_link(message) -> str:

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cards.models import ReviewLog, Tag
-
-from .admin_factories import make_card, make_deck, make_learner, make_staff, make_superuser
+from tests.factories import make_card, make_deck, make_staff, make_superuser, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +164,7 @@ ADMIN_URLS = [
 @pytest.mark.parametrize(("name", "args"), ADMIN_URLS)
 def test_a_learner_cannot_reach_the_admin(client, name, args):
     make_card()
-    client.force_login(make_learner())
+    client.force_login(make_user())
     for method in (client.get, client.post):
         response = method(reverse(name, args=args))
         assert response.status_code == 302
@@ -180,7 +179,7 @@ def test_an_anonymous_visitor_cannot_reach_the_admin(client, name, args):
 
 def test_a_learners_card_change_page_and_import_post_are_refused(client):
     card = make_card()
-    client.force_login(make_learner())
+    client.force_login(make_user())
     response = client.post(reverse("admin:cards_card_change", args=[card.pk]), {"question": "hacked"})
     assert response.status_code == 302
     card.refresh_from_db()
@@ -190,7 +189,7 @@ def test_a_learners_card_change_page_and_import_post_are_refused(client):
 
 def test_view_only_staff_can_export_but_not_import(client):
     make_card()
-    client.force_login(make_staff("view_card"))
+    client.force_login(make_staff(permissions=["view_card"]))
     assert client.get(reverse("admin:cards_card_changelist")).status_code == 200
     assert client.get(reverse("admin:cards_card_export")).status_code == 200
     assert client.get(reverse("admin:cards_card_import")).status_code == 403
@@ -200,7 +199,7 @@ def test_view_only_staff_can_export_but_not_import(client):
 
 
 def make_log(**kwargs):
-    kwargs.setdefault("user", make_learner())
+    kwargs.setdefault("user", make_user())
     kwargs.setdefault("card", make_card())
     kwargs.setdefault("kind", ReviewLog.Kind.REVIEW)
     kwargs.setdefault("quality", 4)
@@ -237,7 +236,7 @@ def test_review_log_bulk_delete_action_is_not_offered(author_client):
 
 
 def test_review_log_search_by_user(author_client):
-    make_log(user=make_learner(username="ada"))
-    make_log(user=make_learner(username="brian"))
+    make_log(user=make_user(username="ada"))
+    make_log(user=make_user(username="brian"))
     html = author_client.get(reverse("admin:cards_reviewlog_changelist"), {"q": "ada"}).content.decode()
     assert "ada" in html and "brian" not in html

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from cards.admin import CardResource
 from cards.models import Card, Tag
-
-from .admin_factories import csv_upload, make_card, make_deck, make_superuser
+from tests.csv_helpers import csv_upload
+from tests.factories import make_card, make_deck, make_superuser
 
 pytestmark = pytest.mark.django_db
 

@@ -17,11 +17,9 @@ from playwright.sync_api import Page, expect
 
 from cards.grading import Check, Verdict
 from cards.models import Submission
-from tests.browser import browser_page
-from tests.challenges_factories import make_challenge, make_submission
-from tests.review_factories import PASSWORD, make_card, make_deck, make_user
+from tests.factories import PASSWORD, make_card, make_challenge, make_deck, make_submission, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 # Runs in the page: returns a list of problems, each a short sentence naming the element.
 AUDIT = """
@@ -155,11 +153,9 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
-def page(request, live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with browser_page(live_server.url, viewport=request.param) as (page, errors):
-        yield page
-        assert errors == [], f"JavaScript errors: {errors}"
+def browser_context_options(request):
+    """Every test of this module runs on a desktop window and on a phone (the `page` fixture, conftest.py)."""
+    return {"viewport": request.param}
 
 
 def log_in(page: Page, username: str) -> None:
@@ -213,8 +209,8 @@ def test_every_learner_page_passes_the_audit(page):
     )
     challenge = make_challenge(slug="blocking-call", title="The blocking call")
     attempt = make_submission(
-        user,
-        challenge,
+        user=user,
+        challenge=challenge,
         code="import requests\n\nasync def get_data(url):\n    return requests.get(url).json()  # blocks\n",
         status=Submission.Status.GRADED,
         verdict=failing_verdict(),

@@ -12,7 +12,7 @@ from cards.challenge_loader import CHALLENGES_DIR
 from tests.browser import browser_page
 from tests.challenges_stack import Stack, migrated_template
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.slow, pytest.mark.sandbox, pytest.mark.redis]
 
 SLUG = "async-blocking-call"
 PASSWORD = "a-long-browser-password"

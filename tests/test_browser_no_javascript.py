@@ -12,19 +12,15 @@ from playwright.sync_api import Page, expect
 
 from cards import tasks
 from cards.models import ReviewLog, ReviewState, Submission
-from tests.browser import browser_page
-from tests.challenges_factories import make_challenge
-from tests.review_factories import PASSWORD, make_card, make_deck, make_user
+from tests.factories import PASSWORD, make_card, make_challenge, make_deck, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with browser_page(live_server.url, java_script_enabled=False) as (page, errors):
-        yield page
-        assert errors == []
+def browser_context_options():
+    """The `page` fixture (conftest.py) with JavaScript switched off."""
+    return {"java_script_enabled": False}
 
 
 def answer(page: Page, question: str, quality: int) -> None:
@@ -65,7 +61,7 @@ def test_review_and_a_challenge_without_javascript(page):
     assert list(answers.order_by("id").values_list("quality", flat=True)) == [5, 2, 4]
 
     # A challenge: the plain textarea (no editor), a rejected attempt keeps the code, then a real one.
-    challenge = make_challenge("no-js-challenge", title="Without JavaScript")
+    challenge = make_challenge(slug="no-js-challenge", title="Without JavaScript")
     page.goto(f"/challenges/{challenge.slug}/")
     code = page.locator("textarea#code")
     expect(code).to_be_visible()

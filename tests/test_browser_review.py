@@ -14,18 +14,9 @@ from playwright.sync_api import expect
 
 from cards import review
 from cards.models import ReviewLog, ReviewState
-from tests.browser import browser_page
-from tests.review_factories import PASSWORD, make_card, make_deck, make_user
+from tests.factories import PASSWORD, make_card, make_deck, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page(live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with browser_page(live_server.url) as (page, errors):
-        yield page
-        assert errors == [], f"JavaScript errors: {errors}"
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 
 def grade(page, key: str, then_text: str) -> None:

@@ -23,14 +23,14 @@ import cards.sandbox
 from cards import tasks
 from cards.models import Challenge, ChallengeCheck, ReviewLog, ReviewState, Submission
 from tests import challenges_graders
-from tests.challenges_factories import make_challenge, make_submission, make_user
+from tests.factories import make_challenge, make_submission, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 
 @pytest.fixture
 def author(client):
-    user = make_user("author", is_staff=True, is_superuser=True)
+    user = make_user(username="author", is_staff=True, is_superuser=True)
     client.force_login(user)
     return user
 
@@ -39,8 +39,6 @@ def author(client):
 def reported_kinds():
     """The grader kinds as a worker publishes them when it starts (cards.tasks._publish_grader_kinds)."""
     cache.set(tasks.GRADER_KINDS_KEY, [challenges_graders.KIND, "async-blocking-call"], timeout=None)
-    yield
-    cache.delete(tasks.GRADER_KINDS_KEY)
 
 
 @pytest.fixture
@@ -110,8 +108,8 @@ def test_the_button_queues_a_check_on_the_sandbox_queue_and_grades_nothing_here(
 
 
 def test_the_action_queues_one_check_per_challenge(client, author, no_grading_here, django_capture_on_commit_callbacks):
-    good = make_challenge("good")
-    bad = make_challenge("bad", starter_code="PASS\n")
+    good = make_challenge(slug="good")
+    bad = make_challenge(slug="bad", starter_code="PASS\n")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("admin:cards_challenge_changelist"),
@@ -128,8 +126,8 @@ def test_the_action_queues_one_check_per_challenge(client, author, no_grading_he
 def test_a_worker_grades_the_check_and_the_pages_show_each_verdict(
     client, author, reported_kinds, django_capture_on_commit_callbacks
 ):
-    good = make_challenge("good")
-    bad = make_challenge("bad", starter_code="PASS\n")
+    good = make_challenge(slug="good")
+    bad = make_challenge(slug="bad", starter_code="PASS\n")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("admin:cards_challenge_changelist"),
@@ -236,13 +234,13 @@ def test_grader_kind_must_be_one_a_worker_reported(client, author, reported_kind
 
 
 def test_without_reported_kinds_the_form_says_to_start_a_worker(client, author):
-    cache.delete(tasks.GRADER_KINDS_KEY)
+    assert cache.get(tasks.GRADER_KINDS_KEY) is None  # Redis is flushed before each test (conftest.py)
     page = client.get(reverse("admin:cards_challenge_add")).content.decode()
     assert "No worker has reported its grader kinds yet" in page
 
 
 def test_submissions_are_read_only_history(client, author):
-    submission = make_submission(make_user(), make_challenge(), "PASS\n# <b>mine</b>\n")
+    submission = make_submission(user=make_user(), challenge=make_challenge(), code="PASS\n# <b>mine</b>\n")
     change_url = reverse("admin:cards_submission_change", args=[submission.pk])
     page = client.get(change_url).content.decode()
     assert "&lt;b&gt;mine&lt;/b&gt;" in page

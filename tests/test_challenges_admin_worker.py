@@ -16,14 +16,14 @@ import requests
 
 from tests.challenges_stack import Stack, free_port, migrated_template, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 SETUP = """
 from django.contrib.auth import get_user_model
-from tests.challenges_factories import make_challenge
+from tests.factories import make_challenge
 get_user_model().objects.create_superuser("author", "", "a-long-test-password")
-good = make_challenge("good", reference_solution={reference!r})
-bad = make_challenge("bad", starter_code="PASS\\n")
+good = make_challenge(slug="good", reference_solution={reference!r})
+bad = make_challenge(slug="bad", starter_code="PASS\\n")
 print("CHALLENGES", good.pk, bad.pk)
 """
 
@@ -120,8 +120,15 @@ def test_a_worker_killed_mid_check_leaves_no_check_running_forever(tmp_path, tem
         check = int(re.search(r"\?id=(\d+)", response.url).group(1))
         wait_for(lambda: check_row(stack, check)["status"] == "running", 60, "the worker to start the check")
         stack.kill(worker)  # SIGKILL: no cleanup
-        time.sleep(2.5)
-        assert 'data-state="stale"' in session.get(response.url, timeout=30).text  # before beat's sweep runs
+        # The page calls the check stale once it has run AUTHOR_CHECK_STALE_SECONDS (2 s); no beat runs
+        # here, so the row is still "running" and only the page's judgement can make it say so.
+        wait_for(
+            lambda: 'data-state="stale"' in session.get(response.url, timeout=30).text,
+            30,
+            "the check's page to call it stale",
+            interval=0.2,
+        )
+        assert check_row(stack, check)["status"] == "running"  # nothing swept it: the page alone said stale
         stack.shell("from cards.tasks import expire_stale_challenge_checks; print(expire_stale_challenge_checks())")
         row = check_row(stack, check)
         assert row["status"] == "error" and "worker stopped before finishing" in row["error_message"]

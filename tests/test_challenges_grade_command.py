@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from cards.challenge_loader import CHALLENGES_DIR, load_challenges
 from cards.grading import MAX_CODE_BYTES
 from cards.models import Submission
-from tests.challenges_factories import make_challenge
 from tests.challenges_stack import ROOT, migrated_template
+from tests.factories import make_challenge
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def grade(*args: str) -> int:
 
 
 def test_json_last_line_is_the_verdict(tmp_path, capsys):
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     answer.write_text("PASS\n")
     assert grade("marks", str(answer), "--json") == 0
@@ -46,7 +46,7 @@ def test_json_last_line_is_the_verdict(tmp_path, capsys):
 
 
 def test_human_report_lists_checks_and_feedback(tmp_path, capsys):
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     answer.write_text("FAIL\n")
     assert grade("marks", str(answer)) == 0
@@ -57,7 +57,7 @@ def test_human_report_lists_checks_and_feedback(tmp_path, capsys):
 
 
 def test_unknown_slug_lists_known_ones(tmp_path, capsys):
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     answer.write_text("PASS\n")
     assert grade("nope", str(answer)) == 2
@@ -81,7 +81,7 @@ def test_empty_database_says_to_load_challenges(tmp_path, capsys):
     ],
 )
 def test_bad_file_is_a_clear_error_with_status_2(tmp_path, capsys, content, message):
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     if content is not None:
         answer.write_bytes(content)
@@ -93,7 +93,7 @@ def test_bad_file_is_a_clear_error_with_status_2(tmp_path, capsys, content, mess
 
 def test_a_big_file_is_reported_at_its_real_size(tmp_path, capsys):
     """A 5 MB answer is named as 5 MB, not as the 64 KiB + 1 bytes the command read before refusing it."""
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     answer.write_bytes(b"#" * 5_000_000)
     assert grade("marks", str(answer), "--json") == 2
@@ -103,7 +103,7 @@ def test_a_big_file_is_reported_at_its_real_size(tmp_path, capsys):
 
 
 def test_grader_that_cannot_run_exits_3(tmp_path, capsys):
-    make_challenge("marks")
+    make_challenge(slug="marks")
     answer = tmp_path / "answer.py"
     answer.write_text("INFRA\n")
     assert grade("marks", str(answer), "--json") == 3
@@ -144,6 +144,7 @@ async def get_data(url):
 """
 
 
+@pytest.mark.sandbox
 def test_learner_prints_cannot_leak_or_fake_the_verdict(tmp_path, capfd):
     """Real sandbox, real grader: what the code prints stays out of the command's output."""
     load_challenges(CHALLENGES_DIR)

@@ -5,21 +5,17 @@ The in-flight cap and the queue's back-pressure are in tests/test_security_gradi
 
 import pytest
 
-from cards import ratelimit
 from cards.grading import MAX_CODE_BYTES
 from cards.models import Submission
-from cards.submissions import RateLimited, SubmissionRejected, UnknownChallenge, submission_limit, submit
-from tests.challenges_factories import PASSING, make_challenge, make_user
+from cards.submissions import RateLimited, SubmissionRejected, UnknownChallenge, submit
+from tests.factories import PASSING, make_challenge, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 
 @pytest.fixture
 def learner():
-    user = make_user()
-    ratelimit.reset(submission_limit(), str(user.pk))
-    yield user
-    ratelimit.reset(submission_limit(), str(user.pk))
+    return make_user()
 
 
 def test_submission_is_saved_queued_and_enqueued_once_on_commit(learner, django_capture_on_commit_callbacks):
@@ -57,7 +53,7 @@ def test_exactly_64_kib_is_accepted(learner):
 
 
 def test_unknown_or_inactive_challenge_is_refused(learner):
-    make_challenge("closed", is_active=False)
+    make_challenge(slug="closed", is_active=False)
     with pytest.raises(UnknownChallenge, match="no challenge called 'nope'"):
         submit(learner, "nope", PASSING)
     with pytest.raises(UnknownChallenge):
@@ -80,8 +76,7 @@ def test_rate_limit_per_user_with_a_clear_message(learner, settings, django_capt
     settings.CHALLENGE_SUBMISSIONS_PER_MINUTE = 3
     settings.CHALLENGE_IN_FLIGHT_PER_USER = 10  # the safety limit, not the in-flight cap, is under test
     challenge = make_challenge()
-    other = make_user("other")
-    ratelimit.reset(submission_limit(), str(other.pk))
+    other = make_user(username="other")
     with django_capture_on_commit_callbacks() as callbacks:
         for n in range(3):
             submit(learner, challenge, f"PASS\n# {n}\n")
@@ -92,4 +87,3 @@ def test_rate_limit_per_user_with_a_clear_message(learner, settings, django_capt
     assert 1 <= excinfo.value.retry_after <= 60
     assert Submission.objects.filter(user=learner).count() == 3
     assert len(callbacks) == 4
-    ratelimit.reset(submission_limit(), str(other.pk))

@@ -16,20 +16,19 @@ from cards.challenge_review import request_id_for
 from cards.models import ReviewLog, ReviewState, Submission
 from cards.submissions import grade_challenge
 from studyapp.celery import app as celery_app
-from tests.challenges_factories import FAILING, PASSING, make_challenge, make_submission, make_user
+from tests.factories import FAILING, PASSING, make_challenge, make_submission, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 Status = Submission.Status
 
 
 def run(submission: Submission) -> str:
-    cache.delete(tasks.lease_key(submission.pk))
     return tasks.grade_submission.apply(args=[submission.pk]).get()
 
 
 def test_passing_submission_is_graded_once_and_feeds_its_practice_card():
     user, challenge = make_user(), make_challenge()
-    submission = make_submission(user, challenge, PASSING, queued_at=timezone.now())
+    submission = make_submission(user=user, challenge=challenge, code=PASSING, queued_at=timezone.now())
 
     assert run(submission) == "graded"
     submission.refresh_from_db()
@@ -53,7 +52,7 @@ def test_passing_submission_is_graded_once_and_feeds_its_practice_card():
 
 def test_failing_verdict_resets_the_card_and_brings_it_back_today():
     user, challenge = make_user(), make_challenge()
-    submission = make_submission(user, challenge, FAILING)
+    submission = make_submission(user=user, challenge=challenge, code=FAILING)
     assert run(submission) == "graded"
     submission.refresh_from_db()
     assert (submission.passed, submission.quality) == (False, 1)
@@ -61,7 +60,7 @@ def test_failing_verdict_resets_the_card_and_brings_it_back_today():
     assert (state.repetitions, state.redrill) == (0, True)
 
     # The same day, a passing answer is a re-drill: the schedule does not move.
-    second = make_submission(user, challenge, PASSING)
+    second = make_submission(user=user, challenge=challenge, code=PASSING)
     assert run(second) == "graded"
     state.refresh_from_db()
     assert (state.repetitions, state.redrill) == (0, False)
@@ -73,7 +72,7 @@ def test_failing_verdict_resets_the_card_and_brings_it_back_today():
 
 def test_infrastructure_failure_is_retried_then_ends_in_error_without_a_review():
     user, challenge = make_user(), make_challenge()
-    submission = make_submission(user, challenge, "INFRA\n")
+    submission = make_submission(user=user, challenge=challenge, code="INFRA\n")
     assert run(submission) == "error"
     submission.refresh_from_db()
     assert submission.status == Status.ERROR
@@ -85,7 +84,7 @@ def test_infrastructure_failure_is_retried_then_ends_in_error_without_a_review()
 
 def test_grader_crash_ends_in_error_at_once():
     user, challenge = make_user(), make_challenge()
-    submission = make_submission(user, challenge, "CRASH\n")
+    submission = make_submission(user=user, challenge=challenge, code="CRASH\n")
     assert run(submission) == "error"
     submission.refresh_from_db()
     assert (submission.status, submission.attempts) == (Status.ERROR, 1)
@@ -96,7 +95,7 @@ def test_grader_crash_ends_in_error_at_once():
 def test_unknown_grader_kind_is_a_grading_error():
     user = make_user()
     challenge = make_challenge(grader_kind="no-such-kind")
-    submission = make_submission(user, challenge, PASSING)
+    submission = make_submission(user=user, challenge=challenge, code=PASSING)
     assert run(submission) == "error"
     submission.refresh_from_db()
     assert "no grader of kind 'no-such-kind'" in submission.error_message
@@ -104,7 +103,7 @@ def test_unknown_grader_kind_is_a_grading_error():
 
 def test_a_stale_attempt_cannot_overwrite_a_newer_one():
     user, challenge = make_user(), make_challenge()
-    submission = make_submission(user, challenge, PASSING, status=Status.RUNNING, attempts=2)
+    submission = make_submission(user=user, challenge=challenge, code=PASSING, status=Status.RUNNING, attempts=2)
     verdict = grade_challenge(challenge, PASSING)
     assert tasks.save_verdict(submission.pk, attempt=1, verdict=verdict) is False
     submission.refresh_from_db()
@@ -114,12 +113,14 @@ def test_a_stale_attempt_cannot_overwrite_a_newer_one():
 
 def test_running_submission_of_a_dead_worker_is_taken_over_up_to_the_limit():
     user, challenge = make_user(), make_challenge()
-    taken = make_submission(user, challenge, PASSING, status=Status.RUNNING, attempts=1)
+    taken = make_submission(user=user, challenge=challenge, code=PASSING, status=Status.RUNNING, attempts=1)
     assert run(taken) == "graded"
     taken.refresh_from_db()
     assert taken.attempts == 2
 
-    poison = make_submission(user, challenge, "PASS\n#2\n", status=Status.RUNNING, attempts=tasks.MAX_ATTEMPTS)
+    poison = make_submission(
+        user=user, challenge=challenge, code="PASS\n#2\n", status=Status.RUNNING, attempts=tasks.MAX_ATTEMPTS
+    )
     assert run(poison) == "already done"
     poison.refresh_from_db()
     assert poison.status == Status.ERROR
@@ -136,17 +137,16 @@ def eager_celery():
 def test_sweep_queues_stuck_submissions_again_and_they_get_graded(eager_celery):
     user, challenge = make_user(), make_challenge()
     long_ago = timezone.now() - dt.timedelta(hours=1)
-    queued = make_submission(user, challenge, "PASS\n#q\n", queued_at=long_ago)
-    running = make_submission(user, challenge, "PASS\n#r\n", status=Status.RUNNING, attempts=1, started_at=long_ago)
-    fresh = make_submission(user, challenge, "PASS\n#f\n", queued_at=timezone.now())
-    busy = make_submission(user, challenge, "PASS\n#b\n", status=Status.RUNNING, attempts=1, started_at=long_ago)
+    queued = make_submission(user=user, challenge=challenge, code="PASS\n#q\n", queued_at=long_ago)
+    running = make_submission(
+        user=user, challenge=challenge, code="PASS\n#r\n", status=Status.RUNNING, attempts=1, started_at=long_ago
+    )
+    fresh = make_submission(user=user, challenge=challenge, code="PASS\n#f\n", queued_at=timezone.now())
+    busy = make_submission(
+        user=user, challenge=challenge, code="PASS\n#b\n", status=Status.RUNNING, attempts=1, started_at=long_ago
+    )
     cache.set(tasks.lease_key(busy.pk), "another worker", timeout=30)
-    for s in (queued, running, fresh):
-        cache.delete(tasks.lease_key(s.pk))
-    try:
-        assert tasks.sweep_stuck_submissions() == {"requeued": 2}
-    finally:
-        cache.delete(tasks.lease_key(busy.pk))
+    assert tasks.sweep_stuck_submissions() == {"requeued": 2}
     statuses = dict(Submission.objects.values_list("pk", "status"))
     assert statuses[queued.pk] == statuses[running.pk] == Status.GRADED
     assert statuses[fresh.pk] == Status.QUEUED
@@ -164,6 +164,6 @@ def test_beat_runs_the_sweep_every_minute():
 def test_a_challenge_without_practice_card_is_graded_without_a_review():
     user = make_user()
     challenge = make_challenge(practice_card=None)
-    submission = make_submission(user, challenge, PASSING)
+    submission = make_submission(user=user, challenge=challenge, code=PASSING)
     assert run(submission) == "graded"
     assert not ReviewLog.objects.exists()

@@ -3,27 +3,24 @@
 import pytest
 from django.urls import reverse
 
-from cards import ratelimit, tasks
+from cards import tasks
 from cards.models import Submission
-from cards.submissions import submission_limit
-from tests.challenges_factories import make_challenge, make_submission, make_user
+from tests.factories import make_challenge, make_submission, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
 def learner(client):
     user = make_user()
-    ratelimit.reset(submission_limit(), str(user.pk))
     client.force_login(user)
-    yield user
-    ratelimit.reset(submission_limit(), str(user.pk))
+    return user
 
 
 @pytest.fixture
 def challenge():
-    return make_challenge("blocking-call", title="The blocking call")
+    return make_challenge(slug="blocking-call", title="The blocking call")
 
 
 def test_pages_need_login(client, challenge):
@@ -138,9 +135,9 @@ def test_unknown_challenge_is_404(client, learner):
 
 
 def test_another_users_submission_is_404(client, learner, challenge):
-    other = make_user("other")
-    theirs = make_submission(other, challenge, "PASS\n# secret\n")
-    mine = make_submission(learner, challenge, "PASS\n")
+    other = make_user(username="other")
+    theirs = make_submission(user=other, challenge=challenge, code="PASS\n# secret\n")
+    mine = make_submission(user=learner, challenge=challenge, code="PASS\n")
     assert client.get(reverse("challenge_submission", args=[theirs.pk])).status_code == 404
     assert client.get(reverse("challenge_submission", args=[theirs.pk]), **HTMX).status_code == 404
     assert client.get(reverse("challenge_submission", args=[mine.pk])).status_code == 200
@@ -151,8 +148,8 @@ def test_another_users_submission_is_404(client, learner, challenge):
 
 def test_learner_output_in_a_verdict_is_escaped(client, learner, challenge):
     submission = make_submission(
-        learner,
-        challenge,
+        user=learner,
+        challenge=challenge,
         status="graded",
         passed=False,
         quality=0,
@@ -172,8 +169,8 @@ def test_learner_output_in_a_verdict_is_escaped(client, learner, challenge):
 
 def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, learner, challenge):
     submission = make_submission(
-        learner,
-        challenge,
+        user=learner,
+        challenge=challenge,
         status="graded",
         passed=True,
         quality=5,

@@ -12,12 +12,12 @@ import pytest
 
 from tests.challenges_stack import Stack, migrated_template, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 SUBMIT = """
 from cards import ratelimit
 from cards.submissions import submit
-from tests.challenges_factories import make_challenge, make_user
+from tests.factories import make_challenge, make_user
 user = make_user()
 submission = submit(user, make_challenge(), {code!r}).submission
 print("SUBMISSION", submission.pk)
@@ -75,8 +75,9 @@ def test_worker_killed_mid_grading_leaves_it_for_the_next_worker_which_grades_it
     with Stack(tmp_path, template, **env) as stack:
         first = stack.start_worker("doomed")
         pk = submit(stack, "SLEEP 5\nPASS\n")
+        # "running" is written by the task's claim just before it calls the grader, which then sleeps
+        # 5 s (SLEEP 5): from this moment the worker is mid-grading, so it is killed at once.
         wait_for(lambda: stack.submission(pk)["status"] == "running", 60, "the first worker to start grading")
-        time.sleep(1)
         stack.kill(first)  # SIGKILL, worker and pool child: no cleanup, no ack
         killed_at = time.monotonic()
         assert stack.submission(pk)["status"] == "running"

@@ -19,6 +19,8 @@ from cards.grading import GradingError, grade
 from cards.grading.async_blocking.grader import KIND
 from cards.sandbox import config as sandbox_config
 
+pytestmark = pytest.mark.sandbox
+
 CHALLENGE = Path(__file__).resolve().parents[1] / "cards" / "challenges" / "async-blocking-call"
 ANSWERS = Path(__file__).resolve().parent / "answers" / "async_blocking"
 PARAMS = {"calls": 10, "delay_ms": 250}

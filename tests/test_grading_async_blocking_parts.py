@@ -32,6 +32,8 @@ from cards.grading.async_blocking.grader import Params, judge
 from cards.grading.async_blocking.runner import FIXTURE, RunOutcome, RunSettings
 from cards.grading.measure import Event, Recording
 
+pytestmark = pytest.mark.sandbox
+
 N = kernel.SYSCALL_NUMBERS
 EPFD = 3  # the loop's own epoll descriptor in these samples
 

@@ -10,6 +10,8 @@ from cards.grading import GradingError, grade
 
 from .grading_helpers import challenge, explain, grade_all
 
+pytestmark = pytest.mark.sandbox
+
 ARRANGE = challenge("await-pause-points")
 PREDICT = challenge("predict-the-interleaving")
 

@@ -8,6 +8,8 @@ from cards.grading import GradingError, grade
 
 from .grading_helpers import challenge, explain, grade_all
 
+pytestmark = pytest.mark.sandbox
+
 CH = challenge("bounded-fanout")
 # Extra answers run against fewer URLs to keep the suite quick; the challenge's own files get the real 1,000.
 SMALL = {**CH.params, "n": 200}

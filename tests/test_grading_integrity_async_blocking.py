@@ -21,6 +21,8 @@ import pytest
 from cards.grading import grade
 from cards.grading.async_blocking.grader import KIND
 
+pytestmark = pytest.mark.sandbox
+
 CHALLENGE = Path(__file__).resolve().parents[1] / "cards" / "challenges" / "async-blocking-call"
 ANSWERS_DIR = Path(__file__).resolve().parent / "answers" / "async_blocking"
 REFERENCE = (CHALLENGE / "reference.py").read_text(encoding="utf-8")

@@ -12,6 +12,8 @@ import pytest
 
 from .grading_helpers import challenge, explain, grade_all
 
+pytestmark = pytest.mark.sandbox
+
 CH = challenge("await-pause-points")
 EXPECTED = ["A0", "B0", "A1", "B1", "A2", "B2"]
 

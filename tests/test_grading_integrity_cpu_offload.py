@@ -12,6 +12,8 @@ import pytest
 
 from .grading_helpers import challenge, explain, grade_all
 
+pytestmark = pytest.mark.sandbox
+
 CH = challenge("cpu-work-in-async-handler")
 PARAMS = {**CH.params, "calls": 2}
 

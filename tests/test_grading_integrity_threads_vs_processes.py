@@ -12,6 +12,8 @@ import pytest
 
 from .grading_helpers import challenge, explain, grade_all
 
+pytestmark = pytest.mark.sandbox
+
 CH = challenge("threads-vs-processes")
 PARAMS = {**CH.params, "jobs_per_core": 4}
 

@@ -11,6 +11,8 @@ from cards.grading.spot_blocking import Program, measure_key, parse_answer
 
 from .grading_helpers import challenge, explain
 
+pytestmark = pytest.mark.sandbox
+
 CH = challenge("spot-the-blocking-call")
 
 PASSING = {

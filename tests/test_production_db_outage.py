@@ -10,7 +10,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from cards.models import ReviewLog, ReviewState
-from tests.production_factories import make_due_state, make_user
+from tests.factories import make_state, make_user
 from tests.production_helpers import production_env, run_django
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def _answer(client: Client, state: ReviewState, request_id: uuid.UUID):
 
 def test_losing_the_database_mid_answer_shows_a_clear_page_and_keeps_nothing_half_written(client: Client) -> None:
     user = make_user(password=None)
-    state = make_due_state(user)
+    state = make_state(user=user)
     before = ReviewState.objects.values().get(pk=state.pk)
     client.force_login(user)
     request_id = uuid.uuid4()
@@ -66,7 +66,7 @@ def test_losing_the_database_mid_answer_shows_a_clear_page_and_keeps_nothing_hal
 
 def test_htmx_requests_are_told_to_reload_the_page(client: Client) -> None:
     user = make_user(password=None)
-    state = make_due_state(user)
+    state = make_state(user=user)
     client.force_login(user)
     data = {"state": state.pk, "version": state.version, "quality": 4, "request_id": str(uuid.uuid4())}
     with connection.execute_wrapper(FailOn('insert into "cards_reviewlog"')):
@@ -78,7 +78,7 @@ def test_htmx_requests_are_told_to_reload_the_page(client: Client) -> None:
 
 def test_a_failure_while_reading_is_a_503_too(client: Client) -> None:
     user = make_user(password=None)
-    make_due_state(user)
+    make_state(user=user)
     client.force_login(user)
     with connection.execute_wrapper(FailOn('from "cards_reviewstate"')):
         response = client.get("/review/")

@@ -18,15 +18,14 @@ import pytest
 from tests.challenges_stack import CELERY, Stack, migrated_template, wait_for
 from tests.production_helpers import PrivateRedis
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 SETUP = """
 import datetime as dt
 from django.test import Client
-from cards.models import Profile, ReviewState, Card, Deck
-from tests.challenges_factories import make_challenge, make_user
-user = make_user("faulty-learner")
-Profile.objects.create(user=user)
+from cards.models import ReviewState, Card, Deck
+from tests.factories import make_challenge, make_user
+user = make_user(username="faulty-learner")  # with its Profile
 deck = Deck.objects.create(slug="fault-deck", title="Fault deck")
 today = dt.datetime.now(dt.UTC).date()
 week = dt.timedelta(days=7)
@@ -34,7 +33,7 @@ for i in range(3):
     card = Card.objects.create(deck=deck, key=f"f{i}", question=f"Q{i}?", answer="A.", position=i)
     ReviewState.objects.create(user=user, card=card, repetitions=2, interval=6, due_on=today,
                                last_reviewed_on=today - week, introduced_on=today - week)
-challenge = make_challenge("fault-challenge")
+challenge = make_challenge(slug="fault-challenge")
 client = Client()
 client.force_login(user)
 print("SESSION", client.cookies["sessionid"].value)
@@ -115,9 +114,9 @@ def test_redis_stopped_reviews_go_on_submissions_wait_and_are_graded_once_it_is_
 TWO_BEATS_SETUP = """
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 from django.utils import timezone
-from tests.reminders_factories import make_learners
+from tests.factories import make_learners
 # Learners whose reminder hour (midnight, UTC) has passed today, with cards due.
-learners = make_learners(6, zone="UTC", hour=0, due=2)
+learners = make_learners(6, timezone="UTC", reminder_hour=0, due=2)
 every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
 PeriodicTask.objects.filter(task="cards.reminder_tasks.send_due_reminders").update(
     interval=every_second, crontab=None, expire_seconds=None)

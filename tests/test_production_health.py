@@ -21,7 +21,7 @@ from cards import logs, worker_heartbeat
 from studyapp.celery import app as celery_app
 
 REPO = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ def test_the_plain_format_appends_key_values() -> None:
     assert line.endswith("graded submission_id=12")
 
 
+@pytest.mark.redis
 def test_queueing_a_task_logs_and_carries_the_ids_in_the_message(caplog: pytest.LogCaptureFixture) -> None:
     queue = f"test-{uuid.uuid4().hex[:8]}"
     caplog.set_level(logging.INFO, logger="cards.queue")
@@ -102,6 +103,7 @@ def grading_queue() -> Iterator[str]:
         _rebuild_routes()
 
 
+@pytest.mark.redis
 @pytest.mark.django_db(transaction=True)  # real commits: the task is queued when the view's transaction commits
 def test_a_submission_made_on_the_web_is_queued_with_its_request_and_submission_ids(
     client: Client, caplog: pytest.LogCaptureFixture, grading_queue: str
@@ -109,7 +111,7 @@ def test_a_submission_made_on_the_web_is_queued_with_its_request_and_submission_
     """The web leg: the request id of the POST and the new submission's id travel in the task message
     (the worker leg is tests/test_production_health.py's real worker)."""
     from cards.models import Challenge, Submission
-    from tests.production_factories import make_user
+    from tests.factories import make_user
 
     queue = grading_queue
     challenge = Challenge.objects.create(

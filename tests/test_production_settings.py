@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from tests.challenges_stack import wait_for
-from tests.production_factories import FAST_HASHERS, make_user
+from tests.factories import make_user
 from tests.production_helpers import REPO, PrivateRedis, production_env, run_django, run_manage
 
 
@@ -91,7 +91,6 @@ def test_the_secret_pattern_scan_can_fail() -> None:
 
 @pytest.mark.django_db
 def test_a_failed_log_in_logs_no_password(client: Client, caplog: pytest.LogCaptureFixture, settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.LOGIN_FAILURE_WINDOW = 1_000_000  # all attempts in one fixed window
     user = make_user(username="careful-learner")
     secret = "my-very-own-secret-password-42"

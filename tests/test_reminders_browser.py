@@ -7,29 +7,26 @@ test need DJANGO_ALLOW_ASYNC_UNSAFE; live_server needs a transactional database.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from cards.models import Profile
 from tests.browser import browser_page
+from tests.factories import PASSWORD, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (test fixture)
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_in_auckland(live_server, monkeypatch):
+def browser_in_auckland(live_server, async_unsafe_orm):
     """A logged-out page whose browser says its time zone is Pacific/Auckland."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with browser_page(live_server.url, timezone_id="Pacific/Auckland") as (page, errors):
         yield page
         assert errors == [], f"JavaScript errors: {errors}"
 
 
 def log_in(page, zone: str) -> Profile:
-    user = get_user_model().objects.create_user(username="tzlearner", email="tz@example.com", password=PASSWORD)
-    profile = Profile.objects.create(user=user, timezone=zone)
+    user = make_user(username="tzlearner", email="tz@example.com", timezone=zone)
+    profile = user.profile
     page.goto("/accounts/login/?next=/settings/")
     page.fill("#id_username", "tzlearner")
     page.fill("#id_password", PASSWORD)

@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 
 from cards.models import ReminderSend
 from cards.reminders import explain, send_due_reminders
-from tests.reminders_factories import make_learner, utc
+from tests.factories import make_learner
+from tests.time_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,9 @@ def run(*args: str) -> str:
 
 
 def test_dry_run_says_whom_and_why_and_sends_nothing():
-    due = make_learner(zone="Pacific/Auckland", hour=8)
-    off = make_learner(enabled=False)
-    early = make_learner(zone="Pacific/Honolulu", hour=10)
+    due = make_learner(timezone="Pacific/Auckland", reminder_hour=8)
+    off = make_learner(reminders_enabled=False)
+    early = make_learner(timezone="Pacific/Honolulu", reminder_hour=10)
 
     quiet = run("--dry-run", "--now", "2026-01-15T19:00:00Z")
     assert f"would mail {due.username} <{due.email}>: 1 card, 0 challenges due;" in quiet
@@ -57,9 +58,9 @@ def test_now_must_be_an_aware_iso_time(bad: str):
 
 
 def test_failed_sending_exits_with_an_error(settings):
-    from tests.reminders_factories import FailAfterBackend
+    from tests.mail_helpers import FailAfterBackend
 
-    settings.EMAIL_BACKEND = "tests.reminders_factories.FailAfterBackend"
+    settings.EMAIL_BACKEND = "tests.mail_helpers.FailAfterBackend"
     FailAfterBackend.limit, FailAfterBackend.delivered = 0, 0
     make_learner()
     with pytest.raises(CommandError, match="SMTPServerDisconnected"):
@@ -70,14 +71,14 @@ def test_failed_sending_exits_with_an_error(settings):
 def test_dry_run_lists_exactly_whom_the_real_run_mails():
     now = utc(2026, 3, 8, 7)  # New York's spring-forward morning
     people = [
-        make_learner(zone="America/New_York", hour=2),
-        make_learner(zone="America/New_York", hour=4),
-        make_learner(zone="Europe/Berlin", hour=8, due=0),
-        make_learner(zone="Asia/Kolkata", hour=12),  # UTC+5:30: 12:30
-        make_learner(zone="Asia/Kathmandu", hour=13),  # UTC+5:45: 12:45
-        make_learner(zone="UTC", hour=7, enabled=False),
-        make_learner(zone="UTC", hour=7, email=""),
-        make_learner(zone="Australia/Sydney", hour=18, due_on=dt.date(2026, 3, 8)),
+        make_learner(timezone="America/New_York", reminder_hour=2),
+        make_learner(timezone="America/New_York", reminder_hour=4),
+        make_learner(timezone="Europe/Berlin", reminder_hour=8, due=0),
+        make_learner(timezone="Asia/Kolkata", reminder_hour=12),  # UTC+5:30: 12:30
+        make_learner(timezone="Asia/Kathmandu", reminder_hour=13),  # UTC+5:45: 12:45
+        make_learner(timezone="UTC", reminder_hour=7, reminders_enabled=False),
+        make_learner(timezone="UTC", reminder_hour=7, email=""),
+        make_learner(timezone="Australia/Sydney", reminder_hour=18, due_on=dt.date(2026, 3, 8)),
     ]
     decisions, _ = explain(now)
     predicted = sorted(decision.user_id for decision in decisions if decision.sends)

@@ -22,7 +22,8 @@ from django.db import OperationalError, connections
 
 from cards.models import ReminderSend
 from cards.reminders import RunReport, send_due_reminders
-from tests.reminders_factories import make_learners, utc
+from tests.factories import make_learners
+from tests.time_helpers import utc
 
 NOW = utc(2026, 1, 20, 9)
 

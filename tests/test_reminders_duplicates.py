@@ -11,7 +11,9 @@ from django.core import mail
 from cards import reminder_tasks, reminders
 from cards.models import ReminderSend
 from cards.reminders import Policy, send_due_reminders
-from tests.reminders_factories import FailAfterBackend, claim_without_sending, make_learner, make_learners, utc
+from tests.factories import make_learner, make_learners, make_unsent_claim
+from tests.mail_helpers import FailAfterBackend
+from tests.time_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +67,7 @@ def test_crash_between_claim_and_send_is_sent_once_after_the_claim_goes_stale(se
 
 def test_stale_claim_of_a_learner_who_opted_out_meanwhile_is_not_sent():
     user = make_learner()
-    claim_without_sending(user, TODAY, claimed_at=NOW - dt.timedelta(hours=2))
+    make_unsent_claim(user=user, local_date=TODAY, claimed_at=NOW - dt.timedelta(hours=2))
     user.profile.reminders_enabled = False
     user.profile.save()
     assert send_due_reminders(NOW).taken_over == 0
@@ -83,7 +85,7 @@ def test_task_retried_after_a_crash_sends_each_reminder_once(monkeypatch):
 
 
 def test_smtp_failing_halfway_sends_the_rest_next_run_and_none_twice(settings):
-    settings.EMAIL_BACKEND = "tests.reminders_factories.FailAfterBackend"
+    settings.EMAIL_BACKEND = "tests.mail_helpers.FailAfterBackend"
     settings.REMINDERS_MARKS_PER_RUN = 4  # 7 held: a mark every 2 messages, so marks land mid-batch too
     users = make_learners(7)
     FailAfterBackend.limit, FailAfterBackend.delivered = 3, 0
@@ -104,7 +106,7 @@ def test_smtp_failing_halfway_sends_the_rest_next_run_and_none_twice(settings):
 
 
 def test_a_refused_address_does_not_stop_the_others(settings):
-    settings.EMAIL_BACKEND = "tests.reminders_factories.RefuseAddressBackend"
+    settings.EMAIL_BACKEND = "tests.mail_helpers.RefuseAddressBackend"
     good = make_learner()
     bounce = make_learner(email="bounce@example.com")
     report = send_due_reminders(NOW)

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from cards.models import ReminderSend
 from cards.reminders import explain, send_due_reminders
-from tests.reminders_factories import make_learners, utc
+from tests.factories import make_learners
+from tests.time_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ ZONES = ("UTC", "Pacific/Auckland", "Pacific/Honolulu", "Asia/Kolkata", "America
 def population(count: int, hour: int) -> None:
     """`count` learners spread over five zones, all due at the instant used below."""
     for i, zone in enumerate(ZONES):
-        make_learners(count // len(ZONES) + (i < count % len(ZONES)), zone=zone, hour=hour, due=4)
+        make_learners(count // len(ZONES) + (i < count % len(ZONES)), timezone=zone, reminder_hour=hour, due=4)
 
 
 def marks(queries: CaptureQueriesContext) -> int:

@@ -9,7 +9,8 @@ from django.core import mail
 
 from cards.models import ReminderSend
 from cards.reminders import send_due_reminders
-from tests.reminders_factories import make_challenge_card, make_learner, utc
+from tests.factories import make_due_challenge, make_learner
+from tests.time_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +22,12 @@ def recipients() -> list[str]:
 def test_utc_plus_13_and_utc_minus_10_at_the_same_instant():
     # 2026-01-15 19:00Z: 08:00 on the 16th in Auckland (NZDT, UTC+13), 09:00 on the 15th in Honolulu (UTC-10).
     now = utc(2026, 1, 15, 19)
-    auckland = make_learner(zone="Pacific/Auckland", hour=8, due_on=dt.date(2026, 1, 16))
-    honolulu = make_learner(zone="Pacific/Honolulu", hour=9, due_on=dt.date(2026, 1, 15))
+    auckland = make_learner(timezone="Pacific/Auckland", reminder_hour=8, due_on=dt.date(2026, 1, 16))
+    honolulu = make_learner(timezone="Pacific/Honolulu", reminder_hour=9, due_on=dt.date(2026, 1, 15))
     # Due on the 16th: Auckland's today, Honolulu's tomorrow.
-    not_yet = make_learner(zone="Pacific/Honolulu", hour=9, due_on=dt.date(2026, 1, 16))
+    not_yet = make_learner(timezone="Pacific/Honolulu", reminder_hour=9, due_on=dt.date(2026, 1, 16))
     # Auckland learner who chose 09:00: one hour to go.
-    later = make_learner(zone="Pacific/Auckland", hour=9, due_on=dt.date(2026, 1, 16))
+    later = make_learner(timezone="Pacific/Auckland", reminder_hour=9, due_on=dt.date(2026, 1, 16))
 
     report = send_due_reminders(now)
 
@@ -42,7 +43,7 @@ def test_utc_plus_13_and_utc_minus_10_at_the_same_instant():
 
 
 def test_before_the_hour_nothing_then_a_missed_run_is_caught_up_the_same_local_day():
-    user = make_learner(zone="Europe/Paris", hour=8)  # CET, UTC+1 in January
+    user = make_learner(timezone="Europe/Paris", reminder_hour=8)  # CET, UTC+1 in January
     send_due_reminders(utc(2026, 1, 20, 6, 45))  # 07:45 in Paris
     assert mail.outbox == []
     send_due_reminders(utc(2026, 1, 20, 14))  # beat was down all morning: 15:00 in Paris
@@ -55,7 +56,7 @@ def test_before_the_hour_nothing_then_a_missed_run_is_caught_up_the_same_local_d
 
 def test_spring_forward_gap_sends_at_the_first_run_after_it():
     # America/New_York, 2026-03-08: 02:00 EST jumps to 03:00 EDT, so 02:xx never happens.
-    user = make_learner(zone="America/New_York", hour=2)
+    user = make_learner(timezone="America/New_York", reminder_hour=2)
     send_due_reminders(utc(2026, 3, 8, 6, 45))  # 01:45 EST
     assert mail.outbox == []
     send_due_reminders(utc(2026, 3, 8, 7, 0))  # 03:00 EDT: the first run at or after the chosen hour
@@ -67,14 +68,14 @@ def test_spring_forward_gap_sends_at_the_first_run_after_it():
 
 def test_fall_back_repeated_hour_sends_once():
     # America/New_York, 2026-11-01: 01:00-02:00 happens twice (EDT, then EST).
-    user = make_learner(zone="America/New_York", hour=1)
+    user = make_learner(timezone="America/New_York", reminder_hour=1)
     send_due_reminders(utc(2026, 11, 1, 5, 0))  # 01:00 EDT
     send_due_reminders(utc(2026, 11, 1, 6, 0))  # 01:00 EST, the same hour again
     assert recipients() == [user.email]
 
 
 def test_opted_out_addressless_and_deactivated_learners_get_nothing():
-    make_learner(enabled=False)
+    make_learner(reminders_enabled=False)
     make_learner(email="", reminder_email="")
     gone = make_learner()
     gone.is_active = False
@@ -102,7 +103,7 @@ def test_nothing_due_no_email_and_no_record():
 def test_todays_redrill_counts_as_due():
     user = make_learner(due=0)
     from cards.models import ReviewState
-    from tests.reminders_factories import make_cards
+    from tests.factories import make_cards
 
     (card,) = make_cards(1)
     ReviewState.objects.create(
@@ -114,13 +115,13 @@ def test_todays_redrill_counts_as_due():
 
 def test_a_challenge_alone_is_due_and_named_in_the_subject():
     user = make_learner(due=0)
-    make_challenge_card(user, due_on=dt.date(2026, 1, 20))
+    make_due_challenge(user=user, due_on=dt.date(2026, 1, 20))
     send_due_reminders(utc(2026, 1, 20, 9))
     assert [message.subject for message in mail.outbox] == ["1 challenge due today"]
 
 
 def test_time_zone_change_after_a_send_does_not_send_again_the_same_hour():
-    user = make_learner(zone="UTC", hour=8)
+    user = make_learner(timezone="UTC", reminder_hour=8)
     send_due_reminders(utc(2026, 1, 20, 8))
     user.profile.timezone = "Pacific/Honolulu"  # now it is 22:15 on the 19th there: another local day
     user.profile.save()
@@ -134,7 +135,7 @@ def test_time_zone_change_after_a_send_does_not_send_again_the_same_hour():
 
 def test_unknown_time_zone_is_reported_not_fatal():
     good = make_learner()
-    make_learner(zone="Mars/Olympus_Mons")
+    make_learner(timezone="Mars/Olympus_Mons")
     report = send_due_reminders(utc(2026, 1, 20, 9))
     assert report.unknown_zones == ["Mars/Olympus_Mons"]
     assert recipients() == [good.email]

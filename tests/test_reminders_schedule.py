@@ -17,7 +17,7 @@ from cards.reminder_schedule import (
     teaser_line,
 )
 from cards.reminder_tasks import TASK_NAME
-from tests.reminders_factories import utc
+from tests.time_helpers import utc
 
 
 def test_same_instant_two_local_days():

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import subprocess
-import time
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.challenges_stack import CELERY, Stack, free_port, migrated_template, wait_for
-from tests.reminders_factories import Inbox
+from tests.mail_helpers import Inbox
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 LEARNERS = 6
 SETUP = f"""
@@ -92,7 +92,16 @@ def test_two_beats_and_two_workers_send_each_learner_one_email(tmp_path, templat
             wait_for(lambda: len(inbox.envelopes) >= LEARNERS, 120, "the reminders to arrive")
             started = runs_finished()
             wait_for(lambda: runs_finished() >= started + 6, 60, "more runs from both beats after the sending")
-            time.sleep(1)
+
+            def no_run_in_flight() -> bool:
+                logs = "".join(stack.log(worker) for worker in workers)
+                received = len(re.findall(r"send_due_reminders\[[^\]]+\] received", logs))
+                return logs.count("send_due_reminders[") == 2 * received  # each received one logged its end
+
+            wait_for(no_run_in_flight, 30, "the reminder runs under way to finish", interval=0.2)
+            wait_for(
+                lambda: all("Sending due task" in stack.log(beat) for beat in beats), 30, "both beats to log a run"
+            )
             beat_logs = [stack.log(beat) for beat in beats]
             sent_rows = stack.query("SELECT status, COUNT(*) FROM cards_remindersend GROUP BY status")
     finally:

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from cards.models import Profile
 from cards.reminder_email import UNSUBSCRIBE_SALT, unsubscribe_token
-from tests.reminders_factories import make_learner
+from tests.factories import make_learner
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_settings_requires_login(client: Client):
 
 
 def test_settings_saves_own_profile_only(client: Client):
-    user, other = make_learner(zone="UTC", hour=8), make_learner(zone="Asia/Tokyo", hour=20)
+    user, other = make_learner(timezone="UTC", reminder_hour=8), make_learner(timezone="Asia/Tokyo", reminder_hour=20)
     client.force_login(user)
     response = client.post(reverse("settings"), form_data(reminder_email="me@example.org"))
     assert response.status_code == 302
@@ -60,7 +60,7 @@ def test_settings_turns_reminders_off(client: Client):
     ],
 )
 def test_settings_rejects_bad_values_clearly(client: Client, field: str, value: str, message: str):
-    user = make_learner(zone="UTC", hour=8)
+    user = make_learner(timezone="UTC", reminder_hour=8)
     client.force_login(user)
     response = client.post(reverse("settings"), form_data(**{field: value}))
     assert response.status_code == 400
@@ -79,7 +79,7 @@ def test_settings_needs_an_address_when_the_account_has_none(client: Client):
 
 
 def test_settings_offers_the_browser_zone_only_while_the_default_is_set(client: Client):
-    user = make_learner(zone="UTC")
+    user = make_learner(timezone="UTC")
     client.force_login(user)
     page = client.get(reverse("settings")).content.decode()
     assert "data-browser-default" in page and "js/settings-timezone.js" in page
@@ -180,7 +180,7 @@ def test_token_for_a_deleted_user_is_not_valid(client: Client):
 
 def test_admin_lists_sendings_read_only(admin_client: Client):
     from cards.models import ReminderSend
-    from tests.reminders_factories import utc
+    from tests.time_helpers import utc
 
     user = make_learner()
     row = ReminderSend.objects.create(user=user, local_date=dt.date(2026, 1, 20), claimed_at=utc(2026, 1, 20, 9))

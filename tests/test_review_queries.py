@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from cards import review
 from cards.models import ReviewState
-from tests.review_factories import make_cards, make_deck, make_user
+from tests.factories import make_cards, make_deck, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.db import OperationalError, connection
 
 from cards import review, sm2
 from cards.models import ReviewLog, ReviewState
-from tests.review_factories import make_card, make_cards, make_deck, make_state, make_user
+from tests.factories import make_card, make_cards, make_deck, make_state, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from cards import ratelimit, review
+from cards import review
 from cards.models import Profile, ReviewLog, ReviewState
-from cards.views.accounts import signup_limit
-from tests.review_factories import PASSWORD, make_cards, make_state, make_user
+from tests.factories import PASSWORD, make_cards, make_state, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -66,8 +65,6 @@ def test_an_expired_session_under_htmx_sends_the_page_to_log_in(client):
 
 
 def test_sign_up_creates_the_user_and_profile_and_logs_in(client):
-    # Sign-ups from the test client's address are counted in Redis for an hour, across runs.
-    ratelimit.reset(signup_limit(), "127.0.0.1")
     response = client.post(
         reverse("signup"),
         {

@@ -15,7 +15,9 @@ import pytest
 
 from cards.sandbox import host as sandbox_host
 from cards.sandbox import run_python
-from tests.sandbox_factories import assert_tree_gone, run, token
+from tests.sandbox_helpers import assert_tree_gone, run, token
+
+pytestmark = pytest.mark.sandbox
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,11 @@ import os
 import threading
 import time
 
-from tests.sandbox_factories import assert_tree_gone, run, token
+import pytest
+
+from tests.sandbox_helpers import assert_tree_gone, run, token
+
+pytestmark = pytest.mark.sandbox
 
 MIB = 1 << 20
 

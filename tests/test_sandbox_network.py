@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from cards.sandbox import NetworkNamespace, run_python
-from tests.sandbox_factories import HostListener, assert_tree_gone, run, token
+from tests.sandbox_helpers import HostListener, assert_tree_gone, run, token
+
+pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture

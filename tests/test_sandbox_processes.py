@@ -12,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cards.sandbox import cgroups
 from cards.sandbox import host as sandbox_host
 from cards.sandbox.cgroups import sweep_stale
-from tests.sandbox_factories import assert_tree_gone, held_run, pids_with, proc_status, python_pids, run, token
+from tests.sandbox_helpers import assert_tree_gone, held_run, pids_with, proc_status, python_pids, run, token
+
+pytestmark = pytest.mark.sandbox
 
 
 def _sentinel(marker: str) -> subprocess.Popen[bytes]:

@@ -17,7 +17,9 @@ from cards.apps import sandbox_config as sandbox_config_from_settings
 from cards.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_python
 from cards.sandbox import config as sandbox_config
 from cards.sandbox import host as sandbox_host
-from tests.sandbox_factories import assert_tree_gone, blocked_reading, pids_with, python_pids, run, token
+from tests.sandbox_helpers import assert_tree_gone, blocked_reading, pids_with, python_pids, run, token
+
+pytestmark = pytest.mark.sandbox
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

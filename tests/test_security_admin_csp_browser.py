@@ -35,12 +35,17 @@ from django_celery_beat.models import (
 from cards.admin import CardResource
 from cards.models import Deck, ReviewLog
 from tests import browser
-from tests.admin_factories import make_card, make_deck
-from tests.challenges_factories import make_challenge, make_submission
-from tests.production_factories import FAST_HASHERS, PASSWORD, make_user
-from tests.reminders_factories import claim_without_sending
+from tests.factories import (
+    PASSWORD,
+    make_card,
+    make_challenge,
+    make_deck,
+    make_submission,
+    make_unsent_claim,
+    make_user,
+)
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -65,8 +70,8 @@ def _world() -> dict:
         reviewed_on=dt.date(2026, 1, 5), answered_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
     )  # fmt: skip
     challenge = make_challenge()
-    make_submission(user, challenge)
-    claim_without_sending(user, dt.date(2026, 1, 5), dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC))
+    make_submission(user=user, challenge=challenge)
+    make_unsent_claim(user=user, local_date=dt.date(2026, 1, 5), claimed_at=dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC))
     Group.objects.create(name="authors")
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     CrontabSchedule.objects.create(minute="0", hour="8")
@@ -104,9 +109,7 @@ def _admin_pages(staff) -> list[str]:
 
 
 @pytest.fixture
-def admin_page(live_server, monkeypatch, settings):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def admin_page(live_server, async_unsafe_orm, settings):
     with browser.browser_page(live_server.url, viewport=DESKTOP) as (page, errors):
         console: list[str] = []
         page.context.add_init_script(RECORD_VIOLATIONS)

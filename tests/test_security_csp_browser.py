@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 
 from cards.models import Challenge
 from tests import browser
-from tests.production_factories import FAST_HASHERS, PASSWORD, make_due_state, make_user
+from tests.factories import PASSWORD, make_state, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
 RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -24,9 +24,7 @@ document.addEventListener('securitypolicyviolation', e => {
 
 
 @pytest.fixture
-def browser_page(live_server, monkeypatch, settings):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def browser_page(live_server, async_unsafe_orm, settings):
     with browser.browser_page(live_server.url) as (page, console):
         page.context.add_init_script(RECORD_VIOLATIONS)
         page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
@@ -50,7 +48,7 @@ def _log_in(page, username: str, password: str) -> None:
 def test_the_learners_pages_run_under_the_policy_without_violations(browser_page) -> None:
     page, console = browser_page
     user = make_user(password=PASSWORD)
-    make_due_state(user)
+    make_state(user=user)
     Challenge.objects.create(
         slug="csp-check", title="CSP check", prompt="Write `f`.\n\n```python\ndef f(): ...\n```",
         starter_code="def f():\n    pass\n", reference_solution="def f(): pass", grader_kind="none",

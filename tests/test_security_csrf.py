@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from cards.models import ReviewLog
-from tests.production_factories import make_due_state, make_user
+from tests.factories import make_state, make_user
 from tests.production_urls import all_routes, url_for
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_every_url_refuses_a_state_changing_request_without_a_token(method: str)
 def test_a_wrong_token_is_refused_and_the_right_one_accepted() -> None:
     """The positive control: the same request with the page's token goes through (so the 403s above mean CSRF)."""
     user = make_user(password=None)
-    state = make_due_state(user)
+    state = make_state(user=user)
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     page = client.get("/review/").content.decode()

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import include, path
 
 from tests import browser
-from tests.production_factories import FAST_HASHERS, PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,6 @@ def test_404_is_the_apps_page_with_no_url_list(client: Client) -> None:
 
 
 def test_404_for_a_logged_in_learner_offers_the_review(client: Client, settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     client.force_login(make_user())
     html = client.get("/no-such-page/").content.decode()
     assert "Review today" in html and "Log out" in html
@@ -98,7 +97,6 @@ def test_get_on_a_post_only_url_is_a_405_page_not_a_blank_one(client: Client) ->
 
 
 def test_405_on_an_app_view_keeps_its_headers(client: Client, settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     client.force_login(make_user())
     response = client.put("/reminders/unsubscribe/x/")
     assert response.status_code == 405 and response["Allow"] == "GET, POST"
@@ -162,11 +160,10 @@ def test_non_html_and_non_empty_error_responses_are_left_alone(client: Client) -
 
 
 @pytest.mark.browser
+@pytest.mark.chromium
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls(__name__)
-def test_every_error_page_fits_a_390px_phone_under_the_csp(live_server, monkeypatch, settings) -> None:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def test_every_error_page_fits_a_390px_phone_under_the_csp(live_server, async_unsafe_orm, settings) -> None:
     user = make_user(password=PASSWORD)
     pages = {
         "/no-such-page/": (404, "Page not found"),

@@ -28,40 +28,31 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cards import ratelimit, tasks
+from cards import tasks
 from cards.models import Submission
-from cards.submissions import QueueFull, TooManyInFlight, submission_limit, submit
-from tests.challenges_factories import make_challenge, make_submission
-from tests.production_factories import FAST_HASHERS, PASSWORD, make_user
+from cards.submissions import QueueFull, TooManyInFlight, submit
+from tests.factories import PASSWORD, make_challenge, make_submission, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ROOT = Path(__file__).resolve().parent.parent
 _addresses = itertools.count(1)
 
 
 def fresh_address() -> str:
-    """A client address no earlier test used: the sign-up counters live in Redis and outlive a test."""
+    """A client address no other call returned (the counters themselves start empty: conftest.py flushes Redis)."""
     n = next(_addresses)
-    return f"10.{uuid.uuid4().int % 250}.{n // 250 % 250}.{n % 250 + 1}"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+    return f"10.0.{n // 250 % 250}.{n % 250 + 1}"
 
 
 @pytest.fixture
 def learner():
-    user = make_user()
-    ratelimit.reset(submission_limit(), str(user.pk))
-    yield user
-    ratelimit.reset(submission_limit(), str(user.pk))
+    return make_user()
 
 
 @pytest.fixture
 def challenges():
-    return [make_challenge(f"challenge-{n}") for n in range(10)]
+    return [make_challenge(slug=f"challenge-{n}") for n in range(10)]
 
 
 def sign_up(address: str, username: str | None = None):
@@ -72,7 +63,7 @@ def sign_up(address: str, username: str | None = None):
 
 def fill_queue(count: int, status: str = Submission.Status.QUEUED) -> None:
     """`count` gradings from other learners, straight into the table."""
-    challenge = make_challenge(f"busy-{uuid.uuid4().hex[:8]}")
+    challenge = make_challenge(slug=f"busy-{uuid.uuid4().hex[:8]}")
     others = [make_user(password=None) for _ in range(4)]
     now = timezone.now()
     Submission.objects.bulk_create(
@@ -142,10 +133,10 @@ def test_a_fourth_grading_in_flight_is_refused_and_nothing_is_saved_or_queued(
 
 def test_the_in_flight_count_is_the_database_rows_queued_or_running(learner, challenges, settings):
     settings.CHALLENGE_IN_FLIGHT_PER_USER = 2
-    make_submission(learner, challenges[0], "PASS\n# a\n", status=Submission.Status.QUEUED)
-    make_submission(learner, challenges[1], "PASS\n# b\n", status=Submission.Status.RUNNING)
+    make_submission(user=learner, challenge=challenges[0], code="PASS\n# a\n", status=Submission.Status.QUEUED)
+    make_submission(user=learner, challenge=challenges[1], code="PASS\n# b\n", status=Submission.Status.RUNNING)
     for status in (Submission.Status.GRADED, Submission.Status.ERROR):
-        make_submission(learner, challenges[2], f"PASS\n# {status}\n", status=status)
+        make_submission(user=learner, challenge=challenges[2], code=f"PASS\n# {status}\n", status=status)
     with pytest.raises(TooManyInFlight, match="already have 2 submissions"):
         submit(learner, challenges[3], "PASS\n")
 
@@ -205,7 +196,6 @@ def test_a_classroom_behind_one_address_can_submit(client, challenges):
     """No limit per client address on submissions: every account behind the NAT gets its own three."""
     learners = [make_user(password=None) for _ in range(12)]
     for user in learners:
-        ratelimit.reset(submission_limit(), str(user.pk))
         client.force_login(user)
         for challenge in challenges[:3]:
             response = client.post(
@@ -291,8 +281,7 @@ def test_simultaneous_submissions_from_one_learner_do_not_overshoot_the_cap():
     refused with an error, which is allowed there, and the cap must still never be passed.
     """
     user = make_user(password=None)
-    ratelimit.reset(submission_limit(), str(user.pk))
-    targets = [make_challenge(f"race-{n}") for n in range(8)]
+    targets = [make_challenge(slug=f"race-{n}") for n in range(8)]
     barrier = threading.Barrier(len(targets))
     outcomes: list[str] = []
 
@@ -320,4 +309,3 @@ def test_simultaneous_submissions_from_one_learner_do_not_overshoot_the_cap():
         assert 1 <= created <= 3
     else:
         assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
-    ratelimit.reset(submission_limit(), str(user.pk))

@@ -20,16 +20,15 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from tests.production_factories import FAST_HASHERS, make_user
+from tests.factories import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 _addresses = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing_and_site_url(settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _site_url(settings) -> None:
     settings.SITE_URL = "https://study.example.org"
 
 

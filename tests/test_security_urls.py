@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cards.models import Challenge, ReviewLog, ReviewState, Submission
-from tests.production_factories import make_due_state, make_user
+from tests.factories import make_state, make_user
 from tests.production_urls import Route, all_routes, url_for
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     owner, intruder = make_user(password=None), make_user(password=None)
-    state = make_due_state(owner)
+    state = make_state(user=owner)
     snapshot = {"repetitions": 0, "easiness": "2.50", "interval": 0}
     today = dt.datetime.now(dt.UTC).date()
     log = ReviewLog.objects.create(

@@ -81,6 +81,7 @@ class HostListener:
     unix_path: str = ""
     _socks: list[socket.socket] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self, unix_dir: str) -> HostListener:
         tcp = socket.create_server(("127.0.0.1", 0))
@@ -103,7 +104,9 @@ class HostListener:
         self._socks = [tcp, tcp6, udp, abstract, unix]
         for sock in self._socks:
             sock.settimeout(0.1)
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def _serve(self, sock: socket.socket) -> None:
@@ -121,7 +124,9 @@ class HostListener:
 
     def stop(self) -> None:
         self._stop.set()
-        time.sleep(0.15)
+        for thread in self._threads:  # each notices the stop within its socket's 0.1 s timeout
+            thread.join(timeout=5)
+            assert not thread.is_alive(), "a host listener thread did not stop"
         for sock in self._socks:
             sock.close()
 
