@@ -89,3 +89,42 @@ class PrivateRedis:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=20)
         assert not self.answers()
+
+
+# Run in a fresh interpreter: records every environment variable read while the settings load
+# (django.setup()) and gunicorn.conf.py runs, with the file that read it.
+_RECORD_ENV_READS = """
+import json, os, runpy, sys
+reads = set()
+def _reader():
+    frame = sys._getframe(2)
+    while frame and os.path.basename(frame.f_code.co_filename) in ("os.py", "<frozen os>", "<frozen _collections_abc>"):
+        frame = frame.f_back
+    return os.path.relpath(frame.f_code.co_filename) if frame else "?"
+class Recording(type(os.environ)):
+    def __getitem__(self, key):
+        reads.add((key, _reader()))
+        return super().__getitem__(key)
+    def __contains__(self, key):
+        reads.add((key, _reader()))
+        return super().__contains__(key)
+os.environ.__class__ = Recording
+import django
+django.setup()
+runpy.run_path("gunicorn.conf.py")
+print("RESULT:" + json.dumps(sorted(reads)))
+"""
+
+
+def env_reads(env: dict[str, str], timeout: float = 120) -> dict[str, set[str]]:
+    """Which environment variables the app reads at start under `env` (settings and gunicorn.conf.py),
+    each with the files (relative to the repository) that read it. Observed, not parsed from the source."""
+    proc = subprocess.run(
+        [PYTHON, "-c", _RECORD_ENV_READS], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
+    found: dict[str, set[str]] = {}
+    for name, where in json.loads(line.removeprefix("RESULT:")):
+        found.setdefault(name, set()).add(where)
+    return found

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.production_helpers import REPO, production_env, run_manage
+from tests.production_helpers import REPO, env_reads, production_env, run_django, run_manage
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 
@@ -56,13 +56,22 @@ def test_the_dockerfile_is_multi_stage_on_slim_bookworm(stages: dict) -> None:
     assert web_copies and all(command.flags == ("--from=build",) for command in web_copies)
 
 
-def test_the_web_process_is_not_root_and_the_worker_says_why_it_is(stages: dict) -> None:
+def test_the_web_process_is_not_root_and_the_worker_runs_learners_code_as_the_sandbox_uids(
+    stages: dict, compose: dict, tmp_path: Path
+) -> None:
     web_user = _instructions(stages["web"], "USER")[-1].value[0]
     assert web_user.split(":")[0] not in ("root", "0")
     assert "useradd --system --uid 10001" in " ".join(_instructions(stages["web"], "RUN")[0].value)
     assert _instructions(stages["worker"], "USER")[-1].value[0] == "root"
-    text = (REPO / "Dockerfile").read_text()
-    assert "Learners' code never runs as root" in text
+    # Root only to set the sandbox up: the image installs it (its unprivileged user included) ...
+    worker_runs = [" ".join(command.value) for command in _instructions(stages["worker"], "RUN")]
+    assert any("scripts/install_sandbox.sh" in run for run in worker_runs), worker_runs
+    # ... and the worker, with the environment compose gives it, runs code only as the sandbox's uids.
+    env = production_env(tmp_path, **_compose_defaults(compose["services"]["worker"]["environment"]))
+    uid_base, uid_count = run_django(
+        env, "from cards.apps import sandbox_config\nc = sandbox_config()\nresult = [c.uid_base, c.uid_count]"
+    )
+    assert uid_base > 0 and uid_count > 0  # never uid 0 (SandboxConfig refuses it too)
 
 
 def test_every_file_the_dockerfile_copies_exists_and_is_in_the_build_context(stages: dict) -> None:
@@ -139,16 +148,39 @@ def test_compose_sets_up_the_database_as_run_sh_does(compose: dict) -> None:
     assert re.findall(r"manage\.py ((?:migrate|load_seed|load_challenges) --[\w-]+)", run_sh) == steps
 
 
-def _settings_env_names() -> set[str]:
-    text = (REPO / "studyapp/settings.py").read_text() + (REPO / "gunicorn.conf.py").read_text()
-    names = set(re.findall(r"env(?:_int|_bool|_list)?\(\s*\"([A-Z0-9_]+)\"", text))
-    names |= set(re.findall(r"_int\(\"([A-Z0-9_]+)\"", text))
-    names |= set(re.findall(r"os\.environ\.get\(\"([A-Z0-9_]+)\"", text))
-    return names
+def _compose_defaults(environment: dict[str, str]) -> dict[str, str]:
+    """A compose service's environment with each ${NAME:-default} as its default (required ones left out)."""
+    values = {}
+    for name, value in environment.items():
+        if ":?" in value:
+            continue
+        values[name] = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return values
 
 
-def test_compose_environment_is_what_the_app_reads(compose: dict) -> None:
-    known = _settings_env_names()
+@pytest.fixture(scope="module")
+def app_env_reads(tmp_path_factory) -> dict[str, set[str]]:
+    """The variables studyapp/settings.py and gunicorn.conf.py read, in production and in development (with
+    and without SECRET_KEY), observed in a fresh interpreter, each with the file(s) that read it."""
+    folder = tmp_path_factory.mktemp("env-reads")
+    found: dict[str, set[str]] = {}
+    development_without_key = production_env(folder, STUDYAPP_ENV="development", SECRET_KEY_FILE=str(folder / "key"))
+    del development_without_key["SECRET_KEY"]
+    for env in (production_env(folder), production_env(folder, STUDYAPP_ENV="development"), development_without_key):
+        for name, files in env_reads(env).items():
+            ours = files & {"studyapp/settings.py", "gunicorn.conf.py"}
+            if ours:
+                found.setdefault(name, set()).update(ours)
+    return found
+
+
+@pytest.fixture(scope="module")
+def app_env_names(app_env_reads: dict[str, set[str]]) -> set[str]:
+    return set(app_env_reads)
+
+
+def test_compose_environment_is_what_the_app_reads(compose: dict, app_env_names: set[str]) -> None:
+    known = app_env_names
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY"} <= known
     for name in APP_SERVICES:
         env = compose["services"][name]["environment"]
@@ -183,24 +215,35 @@ def test_only_the_worker_gets_namespace_privileges(compose: dict) -> None:
     assert not worker.get("privileged")
 
 
-def test_the_deployment_doc_covers_services_settings_and_scaling() -> None:
+def _doc_table(heading: str) -> list[list[str]]:
+    """The rows of the first table after `heading` in docs/deployment.md, as lists of cells."""
     doc = (REPO / "docs/deployment.md").read_text()
-    for word in (
-        "docker compose",
-        *APP_SERVICES,
-        "postgres",
-        "redis",
-        "SECRET_KEY",
-        "POSTGRES_PASSWORD",
-        "--concurrency",
-        "prefetch",
-        "acks_late",
-        "time limit",
-        "bench/load.py",
-        "/healthz",
-        "SYS_ADMIN",
-    ):
-        assert word.lower() in doc.lower(), word  # fmt: skip
+    rows = []
+    for line in doc[doc.index(heading) :].splitlines()[1:]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # after the header and its separator
+
+
+def test_the_deployment_doc_lists_what_compose_runs_and_every_setting_the_app_reads(
+    compose: dict, app_env_reads: dict[str, set[str]]
+) -> None:
+    # The services table: exactly compose's services, each built from the Dockerfile target compose uses.
+    services = {row[0].strip("`"): row[1].strip("`") for row in _doc_table("## With Docker Compose")}
+    assert set(services) == set(compose["services"])
+    for name in APP_SERVICES:
+        assert services[name] == compose["services"][name]["build"]["target"], name
+    # The settings table: every variable the app reads is there, and nothing the app ignores.
+    documented = {
+        name for row in _doc_table("### Settings that matter") for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row[0])
+    }
+    assert documented, "no settings table found"
+    assert not documented - set(app_env_reads), "documented, but the app never reads it"
+    # Every setting of studyapp/settings.py (gunicorn.conf.py's finer knobs are documented in that file).
+    undocumented = {name for name, files in app_env_reads.items() if "studyapp/settings.py" in files} - documented
+    assert not undocumented, f"read by the app but missing from docs/deployment.md: {sorted(undocumented)}"
 
 
 def test_gunicorn_accepts_its_configuration(tmp_path: Path) -> None:
