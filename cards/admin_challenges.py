@@ -35,7 +35,9 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from kombu.exceptions import OperationalError
 
-from . import tasks, worker_heartbeat
+from studyapp import worker_heartbeat
+
+from . import tasks
 from .challenge_loader import practice_card_for
 from .markdown import render_markdown
 from .models import Challenge, ChallengeCheck, Submission

@@ -18,7 +18,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from cards import ratelimit
+from studyapp import ratelimit
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from . import logs, ratelimit
+from studyapp import logs, ratelimit
+
 from .grading import InvalidSubmission, Verdict, check_code, grade
 from .models import Challenge, Submission
 

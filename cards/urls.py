@@ -1,16 +1,15 @@
-"""The learner's URLs. Each area of the app adds its own block below."""
+"""The learner's URLs: accounts, home, the daily review, reminder settings, the challenges."""
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cards.views import accounts, home, review
+from cards.views import accounts, challenges, home, review, unsubscribe
+from cards.views import settings as settings_views
 
-urlpatterns: list = []
-
-# Accounts, home and the daily review (issue 2).
-urlpatterns += [
+urlpatterns = [
     path("", home.home, name="home"),
+    # Accounts.
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", accounts.signup, name="signup"),
@@ -34,29 +33,14 @@ urlpatterns += [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # The daily review.
     path("review/", review.review_page, name="review"),
     path("review/answer/", review.answer, name="review_answer"),
     path("review/undo/", review.undo, name="review_undo"),
-]
-
-# Operations (issue 6): health probe for monitors and container healthchecks.
-from cards.views import health  # noqa: E402
-
-urlpatterns += [path("healthz", health.healthz, name="healthz")]
-
-# Reminder emails (issue 5): settings, and the one-click unsubscribe link.
-from cards.views import settings as settings_views  # noqa: E402
-from cards.views import unsubscribe  # noqa: E402
-
-urlpatterns += [
+    # Reminder emails: settings, and the one-click unsubscribe link.
     path("settings/", settings_views.settings_page, name="settings"),
     path("reminders/unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="reminders_unsubscribe"),
-]
-
-# Live code challenges (issue 4): list, page, submit, a submission's status (htmx polling).
-from cards.views import challenges  # noqa: E402
-
-urlpatterns += [
+    # Live code challenges: list, page, submit, a submission's status (htmx polling).
     path("challenges/", challenges.challenge_list, name="challenge_list"),
     path("challenges/<slug:slug>/", challenges.challenge_detail, name="challenge_detail"),
     path("challenges/<slug:slug>/submit/", challenges.challenge_submit, name="challenge_submit"),

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from cards import logs, worker_heartbeat  # noqa: F401 (connect log-context and worker-heartbeat signals)
+from studyapp import logs, worker_heartbeat  # noqa: F401 (connect log-context and worker-heartbeat signals)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
 

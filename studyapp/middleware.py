@@ -12,7 +12,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 
-from cards import logs
+from studyapp import logs
 
 logger = logging.getLogger(__name__)
 

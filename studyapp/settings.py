@@ -349,15 +349,15 @@ WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Logs: one JSON object per line in production (LOG_FORMAT=json), key=value in development;
-# both carry the bound ids (request_id, submission_id, task_id) from cards/logs.py.
+# both carry the bound ids (request_id, submission_id, task_id) from studyapp/logs.py.
 LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "cards.logs.ContextFilter"}},
+    "filters": {"context": {"()": "studyapp.logs.ContextFilter"}},
     "formatters": {
-        "json": {"()": "cards.logs.JsonFormatter"},
-        "plain": {"()": "cards.logs.KeyValueFormatter"},
+        "json": {"()": "studyapp.logs.JsonFormatter"},
+        "plain": {"()": "studyapp.logs.KeyValueFormatter"},
     },
     "handlers": {
         "console": {

@@ -1,9 +1,11 @@
-"""Root URLs: the learner's pages (cards.urls), accounts and the admin."""
+"""Root URLs: the learner's pages (cards.urls), the admin, the health probe."""
 
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
+
+from studyapp import health
 
 
 class FaviconView(RedirectView):
@@ -19,4 +21,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cards.urls")),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
+    # The health probe for monitors and container healthchecks.
+    path("healthz", health.healthz, name="healthz"),
 ]

@@ -169,7 +169,7 @@ def test_a_piece_that_cannot_be_graded_says_why(author):
 
 
 def test_a_queued_check_without_a_live_worker_says_so(client, author, monkeypatch):
-    from cards import worker_heartbeat
+    from studyapp import worker_heartbeat
 
     monkeypatch.setattr(worker_heartbeat, "recent_workers", lambda max_age: [])
     check = ChallengeCheck.objects.create(challenge=make_challenge(), grader_kind="k")

@@ -15,7 +15,7 @@ from tests.challenges_stack import Stack, migrated_template, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 SUBMIT = """
-from cards import ratelimit
+from studyapp import ratelimit
 from cards.submissions import submit
 from tests.factories import make_challenge, make_user
 user = make_user()

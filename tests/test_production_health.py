@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 from django.test import Client
 
-from cards import logs, worker_heartbeat
+from studyapp import logs, worker_heartbeat
 from studyapp.celery import app as celery_app
 
 REPO = Path(__file__).resolve().parent.parent

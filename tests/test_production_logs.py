@@ -1,4 +1,4 @@
-"""Structured logs (cards/logs.py): ids bound once appear on every record, JSON lines, no secrets."""
+"""Structured logs (studyapp/logs.py): ids bound once appear on every record, JSON lines, no secrets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from cards import logs
+from studyapp import logs
 from studyapp.celery import app as celery_app
 
 

@@ -98,7 +98,7 @@ def test_a_failed_log_in_logs_no_password(client: Client, caplog: pytest.LogCapt
     for _ in range(8):  # past the throttle, so its warning is logged too
         client.post("/accounts/login/", {"username": user.username, "password": secret}, REMOTE_ADDR="10.9.8.7")
     handler = logging.StreamHandler()
-    from cards.logs import JsonFormatter
+    from studyapp.logs import JsonFormatter
 
     handler.setFormatter(JsonFormatter())
     text = "\n".join(handler.format(record) for record in caplog.records)

@@ -1,4 +1,4 @@
-"""Log-in rate limits (cards/login_throttle.py over cards/ratelimit.py), against the real Redis cache."""
+"""Log-in rate limits (cards/login_throttle.py over studyapp/ratelimit.py), against the real Redis cache."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from cards import ratelimit
+from studyapp import ratelimit
 from tests.factories import PASSWORD, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]

@@ -34,9 +34,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from cards import ratelimit
 from cards.login_throttle import client_ip
 from cards.models import Profile
+from studyapp import ratelimit
 
 TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 

@@ -2,7 +2,7 @@
 
 Code binds ids once and every log record made inside picks them up:
 
-    from cards import logs
+    from studyapp import logs
     with logs.bind(submission_id=submission.pk):
         logger.info("submission queued")
 
@@ -147,7 +147,7 @@ def _submission_id(task_name: str, args: Any, kwargs: Any) -> Any:
     return None
 
 
-@signals.before_task_publish.connect(dispatch_uid="cards.logs.before_task_publish")
+@signals.before_task_publish.connect(dispatch_uid="studyapp.logs.before_task_publish")
 def _on_publish(sender: str | None = None, body: Any = None, headers: dict | None = None, **kwargs: Any) -> None:
     headers = headers if headers is not None else {}
     args, task_kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ((), {})
@@ -164,7 +164,7 @@ def _on_publish(sender: str | None = None, body: Any = None, headers: dict | Non
 _task_tokens: dict[str, Token] = {}
 
 
-@signals.task_prerun.connect(dispatch_uid="cards.logs.task_prerun")
+@signals.task_prerun.connect(dispatch_uid="studyapp.logs.task_prerun")
 def _on_task_start(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **extra: Any) -> None:
     request = getattr(task, "request", None)
     carried = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER) or {}
@@ -176,7 +176,7 @@ def _on_task_start(task_id: str, task: Any, args: Any = (), kwargs: Any = None, 
     _task_tokens[task_id] = _push(fields)
 
 
-@signals.task_postrun.connect(dispatch_uid="cards.logs.task_postrun")
+@signals.task_postrun.connect(dispatch_uid="studyapp.logs.task_postrun")
 def _on_task_end(task_id: str, **extra: Any) -> None:
     token = _task_tokens.pop(task_id, None)
     if token is not None:
@@ -184,7 +184,7 @@ def _on_task_end(task_id: str, **extra: Any) -> None:
             _context.reset(token)
 
 
-@signals.setup_logging.connect(dispatch_uid="cards.logs.setup_logging")
+@signals.setup_logging.connect(dispatch_uid="studyapp.logs.setup_logging")
 def _use_django_logging(**kwargs: Any) -> None:
     """Workers and beat log through the project's LOGGING, not Celery's own set-up."""
     import logging.config

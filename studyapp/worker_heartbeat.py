@@ -75,13 +75,13 @@ def _safely(action: str, hostname: str, function: Any) -> None:
         logger.warning("worker heartbeat not %s for %s: Redis unavailable", action, hostname)
 
 
-@signals.worker_ready.connect(dispatch_uid="cards.worker_heartbeat.ready")
+@signals.worker_ready.connect(dispatch_uid="studyapp.worker_heartbeat.ready")
 def _on_ready(sender: Any = None, **kwargs: Any) -> None:
     hostname = getattr(sender, "hostname", None) or f"worker@{os.uname().nodename}"
     _safely("written", hostname, lambda: beat(hostname))
 
 
-@signals.heartbeat_sent.connect(dispatch_uid="cards.worker_heartbeat.heartbeat")
+@signals.heartbeat_sent.connect(dispatch_uid="studyapp.worker_heartbeat.heartbeat")
 def _on_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     eventer = getattr(sender, "eventer", None)
     hostname = getattr(eventer, "hostname", None) or f"worker@{os.uname().nodename}"
@@ -89,7 +89,7 @@ def _on_heartbeat(sender: Any = None, **kwargs: Any) -> None:
         _safely("written", hostname, lambda: beat(hostname))
 
 
-@signals.worker_shutdown.connect(dispatch_uid="cards.worker_heartbeat.shutdown")
+@signals.worker_shutdown.connect(dispatch_uid="studyapp.worker_heartbeat.shutdown")
 def _on_shutdown(sender: Any = None, **kwargs: Any) -> None:
     hostname = getattr(sender, "hostname", None)
     if hostname:

@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from cards import worker_heartbeat
+from studyapp import worker_heartbeat
 
 CHECKS = ("database", "redis", "worker")
 
