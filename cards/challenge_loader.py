@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db import transaction
 
-from .grading import GRADERS
 from .models import Card, Challenge, Deck
 
 CHALLENGES_DIR = Path(__file__).resolve().parent / "challenges"
@@ -134,8 +133,8 @@ def read_specs(root: Path = CHALLENGES_DIR) -> list[ChallengeSpec]:
 
 
 def check_grader_kinds(specs: Iterable[ChallengeSpec]) -> None:
-    """Refuse challenges whose grader kind no grader module registers."""
-    from .grading import graders  # noqa: F401  (importing registers every grader kind)
+    """Refuse challenges whose grader kind is not in the registry (grading.graders.GRADERS)."""
+    from .grading.graders import GRADERS  # here: only `manage.py load_challenges` checks kinds
 
     unknown = [f"{spec.slug} ({spec.grader_kind})" for spec in specs if spec.grader_kind not in GRADERS]
     if unknown:

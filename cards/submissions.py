@@ -36,8 +36,9 @@ from kombu.exceptions import OperationalError
 
 from studyapp import logs, ratelimit
 
-from .grading import InvalidSubmission, Verdict, check_code, grade
+from .grading import InvalidSubmission, check_code
 from .models import Challenge, Submission
+from .tasks import grade_submission
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,6 @@ def enqueue_on_commit(submission_id: int) -> None:
     the learner's request still succeeds: the periodic sweep (cards.tasks) queues it
     again once Redis is back. The code is never lost and never graded twice.
     """
-    from .tasks import grade_submission
 
     def publish() -> None:
         with logs.bind_submission(submission_id):
@@ -182,8 +182,3 @@ def enqueue_on_commit(submission_id: int) -> None:
                 logger.warning("broker unreachable: submission stays queued until the sweep queues it again")
 
     transaction.on_commit(publish)
-
-
-def grade_challenge(challenge: Challenge, code: str | bytes) -> Verdict:
-    """Grade code against a challenge: the call the worker, the `grade` command and the admin share."""
-    return grade(challenge.grader_kind, code, challenge.grader_params)

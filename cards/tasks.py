@@ -42,8 +42,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from . import challenge_review
-from .grading import GradingError, InvalidSubmission, Verdict
-from .models import Submission
+from .grading import GradingError, InvalidSubmission, Verdict, grade
+from .models import Challenge, Submission
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ MAX_ATTEMPTS = 3
 MAX_RETRIES = 4
 
 Status = Submission.Status
+
+
+def grade_challenge(challenge: Challenge, code: str | bytes) -> Verdict:
+    """Grade code against a challenge: the one call the grading task, the check task and `manage.py grade` share."""
+    return grade(challenge.grader_kind, code, challenge.grader_params)
 
 
 def lease_key(submission_id: int) -> str:
@@ -162,8 +167,6 @@ def save_verdict(submission_id: int, attempt: int, verdict: Verdict) -> bool:
 )
 def grade_submission(self, submission_id: int) -> str:
     """Grade one submission in the sandbox and save its verdict; returns what happened (for logs)."""
-    from .submissions import grade_challenge
-
     status = Submission.objects.filter(pk=submission_id).values_list("status", flat=True).first()
     if status is None:
         return "missing"
@@ -358,7 +361,7 @@ def expire_stale_challenge_checks() -> dict[str, int]:
 @signals.worker_ready.connect(dispatch_uid="cards.tasks.publish_grader_kinds")
 def _publish_grader_kinds(sender: Any = None, **kwargs: Any) -> None:
     """Tell the web which grader kinds the workers can run, so that the admin offers them without loading graders."""
-    from .grading import GRADERS, graders  # noqa: F401  (importing registers every grader kind)
+    from .grading.graders import GRADERS  # in the worker only: the web never imports the graders
 
     try:
         cache.set(GRADER_KINDS_KEY, sorted(GRADERS), timeout=None)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from cards import tasks
 from cards.challenge_review import request_id_for
 from cards.models import ReviewLog, ReviewState, Submission
-from cards.submissions import grade_challenge
+from cards.tasks import grade_challenge
 from studyapp.celery import app as celery_app
 from tests.factories import FAILING, PASSING, make_challenge, make_submission, make_user
 

@@ -1,7 +1,6 @@
 """Graders: one per challenge kind, each measuring what learners' code does in the sandbox."""
 
 from .base import (
-    GRADERS,
     MAX_CODE_BYTES,
     Check,
     GradingError,
@@ -9,11 +8,9 @@ from .base import (
     Verdict,
     check_code,
     grade,
-    register,
 )
 
 __all__ = [
-    "GRADERS",
     "MAX_CODE_BYTES",
     "Check",
     "GradingError",
@@ -21,5 +18,4 @@ __all__ = [
     "Verdict",
     "check_code",
     "grade",
-    "register",
 ]

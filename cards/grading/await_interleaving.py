@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Check, GradingError, Verdict, register
+from .base import Check, GradingError, Verdict
 from .measure import FixtureReport, HttpFixture, Run, join_lines, never_awaited, require_params, run_harness
 
 ARRANGE_PARAMS = {
@@ -46,7 +46,6 @@ DEFAULT_LIMITS = {"cpu_seconds": 10, "wall_seconds": 20}
 _KEYS: dict[str, list[str]] = {}  # program text -> measured output, per process: a program's output does not change
 
 
-@register("await_interleaving")
 def grade_await_interleaving(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade an arrangement (code run in the sandbox) or a prediction (the author's program run there)."""
     mode = params.get("mode", "arrange")

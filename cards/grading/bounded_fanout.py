@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Check, GradingError, Verdict, register
+from .base import Check, GradingError, Verdict
 from .measure import FixtureCall, FixtureReport, HttpFixture, Run, join_lines, ms, require_params, run_harness
 
 PARAMS = {
@@ -59,7 +59,6 @@ PARAMS = {
 DEFAULT_LIMITS = {"cpu_seconds": 30, "wall_seconds": 45, "memory_mb": 256, "open_files": 2048}
 
 
-@register("bounded_fanout")
 def grade_bounded_fanout(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade `fetch_all(urls, limit)` on the fixture server's counts: results right, peak in flight bounded."""
     p = require_params(params, PARAMS)

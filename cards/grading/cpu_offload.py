@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import kernel
-from .base import Check, GradingError, Verdict, register
+from .base import Check, GradingError, Verdict
 from .measure import HARNESS_DIR, Handshake, Run, join_lines, ms, require_params, run_harness
 
 PARAMS = {
@@ -379,7 +379,6 @@ class Watch:
             self.tree.stop()
 
 
-@register("cpu_offload")
 def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade a `handle(seed, rounds)` coroutine on its results and on where the kernel saw the CPU time go."""
     p = require_params(params, PARAMS)

@@ -44,7 +44,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Check, GradingError, Verdict, register
+from .base import Check, GradingError, Verdict
 from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, did_not_finish
 from .measure import Handshake, Run, join_lines, ms, require_params, run_harness
 
@@ -84,7 +84,6 @@ class TreeWatch:
             self.tree.stop()
 
 
-@register("gil_parallelism")
 def grade_gil_parallelism(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade `run_all(jobs)` on its results and on the parallel CPU time the kernel saw in distinct processes."""
     p = require_params(params, PARAMS)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Check, GradingError, Verdict, register
+from .base import Check, GradingError, Verdict
 from .measure import HttpFixture, join_lines, require_params, run_harness
 
 PARAMS = {
@@ -175,7 +175,6 @@ def _run_program(p: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-@register("spot_blocking")
 def grade_spot_blocking(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade the marked line numbers against the program's measured blocking lines."""
     key = measure_key(params)

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from cards.grading.base import Check, GradingError, Verdict, register
+from cards.grading.base import Check, GradingError, Verdict
 
 from . import feedback
 from .analysis import Measurements, measure
@@ -198,7 +198,6 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
     return Verdict(passed, quality, checks, "\n\n".join(text))
 
 
-@register(KIND)
 def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
     """Grade a learner's `async def get_data(url)` in the sandbox against the fixture server."""
     started = time.monotonic()

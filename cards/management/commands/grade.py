@@ -3,7 +3,7 @@
     python manage.py grade SLUG FILE [--json]
 
 Same grader, same sandbox, same limits as the Celery worker (both call
-cards.submissions.grade_challenge). With --json the last line on stdout is the
+cards.tasks.grade_challenge). With --json the last line on stdout is the
 verdict as one JSON object (passed, quality, checks, feedback, timings).
 
 Exit status: 0 graded (passed or not), 2 bad input (unknown challenge, missing,
@@ -24,7 +24,7 @@ from django.core.management.base import CommandError, CommandParser
 from cards.grading import MAX_CODE_BYTES, GradingError, InvalidSubmission, Verdict, check_code
 from cards.management.database import DatabaseCommand
 from cards.models import Challenge
-from cards.submissions import grade_challenge
+from cards.tasks import grade_challenge
 
 # Text from the learner's run can reach the verdict's fields: never let it drive the terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
