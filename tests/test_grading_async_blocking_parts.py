@@ -166,6 +166,7 @@ def test_a_stopped_run_is_judged_on_the_calls_that_returned_and_says_it_was_stop
     assert verdict.quality == 2
     assert "The 2 calls that returned before the grader stopped the run each gave exactly the JSON" in verdict.feedback
     assert "when 2 of 10 calls had returned" in verdict.feedback
+    assert "the bound is 15 ms (1.5 ms per call)" in verdict.feedback  # not rounded to "2 ms per call"
     # Per call from the two calls that returned, not the one cut short.
     assert "for 255 ms per call (2 calls that returned, 520 ms in all with the one the grader cut short)" in (
         verdict.feedback

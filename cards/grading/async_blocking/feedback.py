@@ -26,6 +26,12 @@ def ms(seconds: float) -> str:
     return f"{round(seconds * 1000):,} ms"
 
 
+def ms_fine(seconds: float) -> str:
+    """Like ms(), with a tenth under 10 ms, where rounding would misstate a bound: 1.5 ms, not 2 ms."""
+    value = seconds * 1000
+    return f"{value:.1f} ms".replace(".0 ms", " ms") if value < 10 else ms(seconds)
+
+
 def ruff_hints(code: str) -> list[dict[str, Any]]:
     """ruff's ASYNC findings on the code, as {line, rule, message}; [] when ruff is not installed.
 
@@ -203,7 +209,7 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
         parts.append(
             f"While the calls ran, the event loop's thread was blocked for {ms(m.holding)} outside the loop's "
             f"own wait ({_waits(m)}); the bound is {ms(bounds['blocked'])} "
-            f"({ms(bounds['blocked'] / m.calls)} per call)."
+            f"({ms_fine(bounds['blocked'] / m.calls)} per call)."
         )
     if m.stopped:
         returned = "no call" if not m.answered else f"{m.answered} of {m.calls} calls"
@@ -215,7 +221,7 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
         parts.append(
             f"The event loop's thread computed for {ms(m.cpu)} of CPU time while the calls ran "
             f"({ms(m.cpu / m.calls)} per call{_timer_note(m)}); the bound is {ms(bounds['computing'])} "
-            f"({ms(bounds['computing'] / m.calls)} per call)."
+            f"({ms_fine(bounds['computing'] / m.calls)} per call)."
         )
     # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time. The lines
     # behind the bound that was passed come first (a line that slept, when the loop was blocked too long).
