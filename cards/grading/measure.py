@@ -514,7 +514,7 @@ def run_harness(
     module; `on_ready(handshake)` runs (on the recorder's thread) before the harness goes on,
     so the grader can start watching the process from outside (see kernel.py).
     """
-    from cards.sandbox import SandboxLimits, SandboxUnavailable, run_python
+    from cards.sandbox import SandboxLimits, SandboxUnavailable, config, run_python
 
     all_files = {
         "main.py": harness_source(harness),
@@ -527,7 +527,8 @@ def run_harness(
     if too_loose:
         raise GradingError(f"grader limits: {', '.join(too_loose)} at most")
     try:
-        sandbox_limits = SandboxLimits.from_settings(**limits)
+        # The configured defaults (the app's SANDBOX_* settings), with the grader's own limits over them.
+        sandbox_limits = SandboxLimits(**{**config.current().limits.to_dict(), **limits})
     except (TypeError, ValueError) as exc:
         raise GradingError(f"grader limits: {exc}") from exc
     with Recorder(on_ready) as recorder:
