@@ -628,3 +628,24 @@ def test_the_harness_calibrates_before_it_imports_the_learners_module():
         main.index("import solution"),
     ]
     assert order == sorted(order)
+
+
+# -- the early stop: its trigger counts "result" events, which the learner's code can forge ---------------
+
+FORGE_RESULTS = """
+import os, sys
+FD = int(sys.argv[1])
+for _ in range(20):  # results for calls that do not exist: counted by the stop's trigger, never as results
+    os.write(FD, b'result {"i": 99, "ok": true, "json": "{}"}')
+"""
+
+
+def test_forged_result_events_neither_stop_a_free_loop_nor_save_a_blocking_one():
+    # The stop needs the kernel's view of the loop held past the bound: forged counts cannot stop a correct
+    # answer early, and a blocking answer is stopped and fails as before.
+    correct = grade(KIND, FORGE_RESULTS + REFERENCE, CHALLENGE_PARAMS)
+    assert correct.passed, correct.feedback
+    assert not measured(correct, "results")["stopped"] and measured(correct, "results")["returned"] == 10
+    blocking = grade(KIND, FORGE_RESULTS + STARTER, CHALLENGE_PARAMS)
+    assert not blocking.passed and {"loop", "overlap"} <= failed(blocking), blocking.feedback
+    assert measured(blocking, "results")["stopped"]
