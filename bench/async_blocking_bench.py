@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cards.grading import grade  # noqa: E402
 from cards.grading.async_blocking.grader import KIND  # noqa: E402
+from cards.grading.graders import grade  # noqa: E402
 
-CHALLENGE = Path(__file__).resolve().parent.parent / "cards" / "challenges" / "async-blocking-call"
+CHALLENGE = Path(__file__).resolve().parent.parent / "cards" / "challenges" / "catalog" / "async-blocking-call"
 PARAMS = {"calls": 10, "delay_ms": 250}
 
 

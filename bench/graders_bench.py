@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cards.grading import grade  # noqa: E402
+from cards.grading.graders import grade  # noqa: E402
 
 KINDS = {"cpu_offload", "bounded_fanout", "gil_parallelism", "await_interleaving", "spot_blocking"}
-CHALLENGES = Path(__file__).resolve().parent.parent / "cards" / "challenges"
+CHALLENGES = Path(__file__).resolve().parent.parent / "cards" / "challenges" / "catalog"
 
 
 def brief(value: object) -> object:

@@ -40,9 +40,9 @@ QUEUE = """
 import json
 from pathlib import Path
 from django.contrib.auth import get_user_model
-from cards.challenge_loader import load_challenges
-from cards.models import Challenge
-from cards.submissions import in_flight_limit, submit
+from cards.challenges.loader import load_challenges
+from cards.challenges.models import Challenge
+from cards.challenges.submissions import in_flight_limit, submit
 load_challenges()
 challenge = Challenge.objects.get(slug={slug!r})
 challenge.grader_params = {{**challenge.grader_params, **json.loads({overrides!r})}}

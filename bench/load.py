@@ -178,7 +178,10 @@ def set_up_data(args: argparse.Namespace) -> tuple[list[str], str | None]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from cards.models import Card, Challenge, Deck, Profile, ReviewState
+    from cards.accounts.models import Profile
+    from cards.challenges.models import Challenge
+    from cards.models import Card, Deck
+    from cards.review.models import ReviewState
 
     User = get_user_model()
     User.objects.filter(username__startswith="bench-").delete()
@@ -326,7 +329,8 @@ def verify(ledger: Ledger) -> dict:
     """Compare what the database holds with what was sent."""
     from django.db import connection
 
-    from cards.models import ReviewLog, Submission
+    from cards.challenges.models import Submission
+    from cards.review.models import ReviewLog
 
     connection.close()  # a fresh connection: the set-up's may have been idle through the run
     logged = list(

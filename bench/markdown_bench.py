@@ -29,8 +29,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from cards.markdown import render_markdown
     from cards.seed_loader import read_seed, seed_files
+    from studyapp.markdown import render_markdown
 
     texts = [text for path in seed_files() for card in read_seed(path).cards for text in (card.question, card.answer)]
     with_code = sum("```" in text for text in texts)

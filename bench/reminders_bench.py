@@ -55,7 +55,9 @@ def build(size: int) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
-    from cards.models import Card, Deck, Profile, ReviewLog, ReviewState
+    from cards.accounts.models import Profile
+    from cards.models import Card, Deck
+    from cards.review.models import ReviewLog, ReviewState
 
     User = get_user_model()  # noqa: N806 (a class)
     deck = Deck.objects.create(slug="bench", title="Bench")
@@ -101,7 +103,7 @@ def measure(size: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cards.reminders import explain, send_due_reminders
+    from cards.reminders.sending import explain, send_due_reminders
 
     build(size)
     started = time.perf_counter()

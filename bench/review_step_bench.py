@@ -40,12 +40,14 @@ def build(size: int, new_cards: int = 5):
     """One learner with `size` scheduled cards (half due today) and `new_cards` unseen ones."""
     from django.contrib.auth import get_user_model
 
-    from cards import review
-    from cards.models import Card, Deck, Profile, ReviewState
+    from cards.accounts.models import Profile
+    from cards.models import Card, Deck
+    from cards.review import queue
+    from cards.review.models import ReviewState
 
     user = get_user_model().objects.create_user(username="bench")
     profile = Profile.objects.create(user=user, new_cards_per_day=20)
-    today = review.local_today(profile)
+    today = queue.local_today(profile)
     deck = Deck.objects.create(slug="bench", title="Bench")
     Card.objects.bulk_create(
         (
@@ -84,7 +86,7 @@ def measure(steps: int) -> list[float]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
-    from cards import review
+    from cards.review import queue
 
     user = get_user_model().objects.get(username="bench")
     timings = []
@@ -95,7 +97,7 @@ def measure(steps: int) -> list[float]:
         assert client.get("/review/").status_code == 200
         queries = set()
         for _ in range(steps):
-            state = review.session_for(user).next.state
+            state = queue.session_for(user).next.state
             fields = {"state": state.pk, "version": state.version, "quality": 4, "request_id": str(uuid.uuid4())}
             with CaptureQueriesContext(connection) as captured:
                 t0 = time.perf_counter()

@@ -1,7 +1,6 @@
-"""The authoring admin: decks, cards (with rendered previews and CSV import/export), tags,
-and the review log (read-only).
+"""The authoring admin for content: decks, cards (with rendered previews and CSV import/export), tags.
 
-Each area of the app keeps its own section below, marked `# --- <area> ---`.
+Each app registers its own models in its own admin.py (challenges, the review log, reminders).
 Only staff reach any of it (Django's admin refuses everyone else).
 """
 
@@ -21,8 +20,9 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
 
-from .markdown import render_markdown
-from .models import Card, Deck, ReviewLog, Tag
+from studyapp.markdown import render_markdown
+
+from .models import Card, Deck, Tag
 
 # --- decks, cards and tags ---------------------------------------------------------------
 
@@ -218,37 +218,3 @@ class CardAdmin(MarkdownPreviewMixin, ImportExportModelAdmin):
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
-
-
-# --- review log (append-only: readable, never editable) -----------------------------------
-
-
-@admin.register(ReviewLog)
-class ReviewLogAdmin(admin.ModelAdmin):
-    list_display = ["answered_at", "user", "card", "kind", "quality", "reviewed_on", "duration_ms"]
-    list_filter = ["kind", "quality", "reviewed_on"]
-    list_select_related = ["user", "card", "card__deck"]
-    search_fields = ["user__username", "card__key"]
-    date_hierarchy = "answered_at"
-    show_full_result_count = False  # the log grows without bound; skip the extra COUNT(*)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ReviewLog | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ReviewLog | None = None) -> bool:
-        return False
-
-
-# --- challenges ----------------------------------------------------------------------------
-# Challenge and Submission admins live in cards/admin_challenges.py; importing it registers them.
-from . import admin_challenges  # noqa: E402, F401
-
-# --- reminders -----------------------------------------------------------------------------
-# ReminderSend's admin lives in cards/admin_reminders.py; importing it registers it.
-# isort: split
-from . import admin_reminders  # noqa: E402, F401
-
-# --- profiles ------------------------------------------------------------------------------

@@ -11,5 +11,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
 app = Celery("studyapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Reminder tasks live in cards/reminder_tasks.py, which the default (tasks.py) discovery misses.
-app.autodiscover_tasks(related_name="reminder_tasks")

@@ -110,7 +110,12 @@ INSTALLED_APPS = [
     "template_partials",
     "import_export",
     "django_celery_beat",
+    # One app per domain (docs/contributing.md): content, then the apps built on it.
     "cards",
+    "cards.accounts",
+    "cards.review",
+    "cards.challenges",
+    "cards.reminders",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +131,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Blank error responses (a 405 from require_POST, a bare 429) get the app's page; inside CSRF and auth.
     "studyapp.middleware.ErrorPageMiddleware",
-    "cards.login_throttle.LoginThrottleMiddleware",
+    "cards.accounts.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "studyapp.middleware.DatabaseUnavailableMiddleware",
@@ -146,6 +151,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Shared by every app's templates; the project package is not an app, so it is named here.
+            "libraries": {"markdown_tags": "studyapp.templatetags.markdown_tags"},
         },
     },
 ]
@@ -229,7 +236,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Grading on the worker (cards/tasks.py), in seconds. A grading task gets a soft time limit (then the
+# Grading on the worker (cards/challenges/tasks.py), in seconds. A grading task gets a soft time limit (then the
 # verdict is "error: took too long") and a hard one 30 s later; a worker holds a lease on the submission
 # in Redis, renewed every third of it, and beat re-queues gradings whose lease lapsed or that sat queued.
 CHALLENGE_GRADING_SOFT_SECONDS = env_int("CHALLENGE_GRADING_SOFT_SECONDS", 120)
@@ -243,7 +250,7 @@ CELERY_TASK_ROUTES["cards.tasks.run_challenge_check"] = {"queue": "sandbox"}
 AUTHOR_CHECK_STALE_SECONDS = env_int("AUTHOR_CHECK_STALE_SECONDS", CHALLENGE_GRADING_SOFT_SECONDS + 60)
 AUTHOR_CHECK_QUEUED_STALE_SECONDS = env_int("AUTHOR_CHECK_QUEUED_STALE_SECONDS", CHALLENGE_QUEUED_STALE_SECONDS)
 
-# Reminder emails (cards/reminders.py, docs/reminders.md): a run's claims time out after
+# Reminder emails (cards/reminders/sending.py, docs/reminders.md): a run's claims time out after
 # REMINDERS_CLAIM_TIMEOUT_SECONDS, it records what it sent in at most REMINDERS_MARKS_PER_RUN UPDATEs,
 # an email teases REMINDERS_TEASER_COUNT questions, a learner gets at most one per REMINDERS_MIN_GAP_HOURS,
 # their pace (time per answer, for the email's estimate) comes from REMINDERS_PACE_HISTORY_DAYS of answers,
@@ -273,7 +280,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Study app <noreply@localhost>")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # The sandbox that runs learners' code (cards/sandbox/, docs/sandbox.md), passed to it at start
-# (cards.apps). Where scripts/install_sandbox.sh put it, the uids its runs use, where a run claims its uid,
+# (cards.challenges.apps). Where scripts/install_sandbox.sh put it, the uids its runs use, where a run claims its uid,
 # the cgroup (v2) its runs' groups go under ("": the worker's own; deploy/worker-entrypoint.sh sets it in
 # the image).
 SANDBOX_ROOT = env("SANDBOX_ROOT", "/opt/studyapp-sandbox")
@@ -320,19 +327,19 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 
 # Log-in, password-reset and sign-up limits.
-# Failed log-ins allowed per window, per IP + username and per IP (cards/login_throttle.py).
+# Failed log-ins allowed per window, per IP + username and per IP (cards/accounts/login_throttle.py).
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)
-# Password-reset emails per window, asked for by one client and sent to one address (cards/views/accounts.py).
+# Password-reset emails per window, asked for by one client and sent to one address (cards/accounts/views.py).
 PASSWORD_RESETS_PER_CLIENT = env_int("PASSWORD_RESETS_PER_CLIENT", 5)
 PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
 PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
 
-# Accounts created from one client address per window (cards/views/accounts.py).
+# Accounts created from one client address per window (cards/accounts/views.py).
 SIGNUPS_PER_CLIENT = env_int("SIGNUPS_PER_CLIENT", 5)
 SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
-# Gradings one learner may have queued or running at once; one more is refused (cards/submissions.py).
+# Gradings one learner may have queued or running at once; one more is refused (cards/challenges/submissions.py).
 CHALLENGE_IN_FLIGHT_PER_USER = env_int("CHALLENGE_IN_FLIGHT_PER_USER", 3)
 # Back-pressure: with this many gradings queued in all, new submissions get 429 and Retry-After.
 CHALLENGE_QUEUE_MAX = env_int("CHALLENGE_QUEUE_MAX", 200)

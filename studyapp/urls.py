@@ -1,8 +1,8 @@
-"""Root URLs: the learner's pages (cards.urls), the admin, the health probe."""
+"""Root URLs: each app's pages (no prefixes: the URLs are those from before the app split), the admin, health."""
 
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from studyapp import health
@@ -17,9 +17,36 @@ class FaviconView(RedirectView):
         return static("favicon.svg")  # at request time: the hashed name needs collectstatic's manifest
 
 
+class MovedAdminView(RedirectView):
+    """Admin pages of the models that moved out of the cards app: old bookmarks land on the new page."""
+
+    permanent = True
+    query_string = True
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return f"/admin/{MOVED_MODELS[kwargs['model']]}/{kwargs['model']}/{kwargs['rest']}"
+
+
+MOVED_MODELS = {
+    "profile": "accounts",
+    "reviewlog": "review",
+    "challenge": "challenges",
+    "submission": "challenges",
+    "challengecheck": "challenges",
+    "remindersend": "reminders",
+}
+
 urlpatterns = [
+    re_path(
+        rf"^admin/cards/(?P<model>{'|'.join(MOVED_MODELS)})/(?P<rest>.*)$",
+        MovedAdminView.as_view(),
+        name="moved_admin",
+    ),
     path("admin/", admin.site.urls),
-    path("", include("cards.urls")),
+    path("", include("cards.review.urls")),
+    path("", include("cards.accounts.urls")),
+    path("", include("cards.challenges.urls")),
+    path("", include("cards.reminders.urls")),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     # The health probe for monitors and container healthchecks.
     path("healthz", health.healthz, name="healthz"),

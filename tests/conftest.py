@@ -139,7 +139,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, problem in REQUIREMENTS.items():
         if item.get_closest_marker(marker) and (reason := problem()):
             # A developer without the need gets a fast subset and the reason; under STUDYAPP_TEST_REQUIRE_ALL=1
-            # (CI, scripts/test.sh) this skip is turned into a failure (tests/test_conftest_requirements.py).
+            # (CI, scripts/test.sh) this skip is turned into a failure (tests/studyapp/test_conftest_requirements.py).
             pytest.skip(f"[{marker}] {reason}")
 
 

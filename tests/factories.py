@@ -20,7 +20,11 @@ from collections.abc import Sequence
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
 
-from cards.models import Card, Challenge, Deck, Profile, ReminderSend, ReviewState, Submission, Tag
+from cards.accounts.models import Profile
+from cards.challenges.models import Challenge, Submission
+from cards.models import Card, Deck, Tag
+from cards.reminders.models import ReminderSend
+from cards.review.models import ReviewState
 from tests import challenges_graders
 
 _seq = itertools.count(1)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cards.grading import Verdict, grade
+from cards.grading import Verdict
+from cards.grading.graders import grade
 
-CHALLENGES = Path(__file__).resolve().parent.parent / "cards" / "challenges"
+CHALLENGES = Path(__file__).resolve().parent.parent / "cards" / "challenges" / "catalog"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ class Route:
 
     @property
     def is_admin(self) -> bool:
-        return self.namespace == "admin"
+        # The admin's own pages, and the redirects from the admin addresses from before the app split.
+        return self.namespace == "admin" or self.name == "moved_admin"
 
 
 def _params(pattern: URLPattern) -> tuple[str, ...]:

@@ -1,4 +1,8 @@
-"""Graders: one per challenge kind, each measuring what learners' code does in the sandbox."""
+"""Graders: one per challenge kind, each measuring what learners' code does in the sandbox.
+
+The package itself holds the plain types and the code checks the web may use; `graders` holds
+the registry and `grade()`, which load every grader and the sandbox (workers and commands only).
+"""
 
 from .base import (
     MAX_CODE_BYTES,
@@ -7,7 +11,6 @@ from .base import (
     InvalidSubmission,
     Verdict,
     check_code,
-    grade,
 )
 
 __all__ = [
@@ -17,5 +20,4 @@ __all__ = [
     "InvalidSubmission",
     "Verdict",
     "check_code",
-    "grade",
 ]

@@ -73,14 +73,3 @@ def check_code(code: str | bytes) -> str:
     except UnicodeEncodeError:
         raise InvalidSubmission("The code contains characters that are not valid Unicode text.") from None
     return code
-
-
-def grade(kind: str, code: str | bytes, params: Mapping[str, Any] | None = None) -> Verdict:
-    """Grade `code` with the grader of `kind` (graders.GRADERS): the one path for worker, command and tests."""
-    from .graders import GRADERS  # here, not at the top: the web imports this module, never the graders
-
-    try:
-        grader = GRADERS[kind]
-    except KeyError:
-        raise GradingError(f"no grader of kind {kind!r}; known kinds: {', '.join(sorted(GRADERS))}") from None
-    return grader(check_code(code), dict(params or {}))

@@ -113,7 +113,7 @@ class ExpectedJob:
     """
 
     def __init__(self, jobs: Sequence[tuple[int, int]]) -> None:
-        from cards.sandbox.host import layout
+        from cards.sandbox import layout
 
         python = layout().python
         if not os.path.exists(python):

@@ -3,14 +3,14 @@
 Public API::
 
     from cards.sandbox import run_python, SandboxLimits, SandboxResult, SandboxUnavailable, NetworkNamespace
-    from cards.sandbox import SandboxConfig, configure
+    from cards.sandbox import SandboxConfig, configure, layout
 
 No Django here: where the sandbox lives and a run's default limits are passed in (`configure`, done by the
 app at start from its SANDBOX_* settings). See docs/sandbox.md.
 """
 
 from .config import SandboxConfig, configure
-from .host import check_available
+from .host import check_available, layout
 from .jail import run_python
 from .limits import SandboxLimits
 from .netns import NetworkNamespace
@@ -25,5 +25,6 @@ __all__ = [
     "SandboxUnavailable",
     "check_available",
     "configure",
+    "layout",
     "run_python",
 ]

@@ -1,7 +1,7 @@
 """The sandbox's configuration on this host: where its pieces live and a run's default limits.
 
 Passed in, never read here: the app builds it from its settings (studyapp/settings.py, SANDBOX_*) and
-calls `configure` once at start (cards.apps); code without Django (benches, the sandbox's own tests)
+calls `configure` once at start (cards.challenges.apps); code without Django (benches, the sandbox's own tests)
 keeps the defaults below, which are what scripts/install_sandbox.sh makes, or configures its own.
 """
 

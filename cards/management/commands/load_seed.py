@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from cards.management.database import DatabaseCommand
 from cards.seed_loader import LoadReport, SeedError, load_seed, read_seed, seed_files
+from studyapp.commands import DatabaseCommand
 
 
 class Command(DatabaseCommand):

@@ -1,0 +1,149 @@
+"""Home (the day at a glance) and the review session: the page, the answer endpoint, the undo endpoint.
+
+With htmx the endpoints answer with the "card" partial of review/review.html (the
+next card, or the "done for today" screen); without JavaScript they redirect back
+to the page (POST-redirect-GET), so plain form posts work the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from cards.review import queue, sm2
+from cards.review.models import ReviewState
+
+OUTCOME_MESSAGES = {
+    queue.Outcome.DUPLICATE: "That was already recorded; nothing changed.",
+    queue.Outcome.STALE: "That card had already been answered (in another tab?); nothing changed.",
+    queue.Outcome.NOTHING_TO_UNDO: "Nothing to undo today.",
+}
+GRADES = [(quality, sm2.QUALITY_MEANINGS[quality]) for quality in range(sm2.MAX_QUALITY, sm2.MIN_QUALITY - 1, -1)]
+
+
+def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """login_required, except that an htmx request with an expired session sends the whole page to
+    the log-in form (HX-Redirect) instead of swapping the log-in page into the card."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            back_to = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(back_to, settings.LOGIN_URL).url)
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _render_session(request: HttpRequest, notice: str = "", status: int = 200) -> HttpResponse:
+    session = queue.session_for(request.user)
+    context = {
+        "session": session,
+        "grades": GRADES,
+        "request_id": uuid.uuid4(),
+        "undo_request_id": uuid.uuid4(),
+        "notice": notice,
+    }
+    template = "review/review.html#card" if request.htmx else "review/review.html"
+    return render(request, template, context, status=status)
+
+
+def _after_post(request: HttpRequest, notice: str) -> HttpResponse:
+    """htmx: the next card in place. Plain form: back to the page, with the notice as a message."""
+    if request.htmx:
+        return _render_session(request, notice)
+    if notice:
+        messages.info(request, notice)
+    return redirect("review")
+
+
+def _uuid(value: str | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        # No usable idempotency key: a fresh one still lets the version check stop a double submit.
+        return uuid.uuid4()
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+@require_GET
+@login_required_htmx
+@vary_on_headers("HX-Request")
+def review_page(request: HttpRequest) -> HttpResponse:
+    """The session: the next card with its grade buttons, or the "done for today" screen."""
+    return _render_session(request)
+
+
+@require_POST
+@login_required_htmx
+@vary_on_headers("HX-Request")
+def answer(request: HttpRequest) -> HttpResponse:
+    """Grade the card shown: state, version, request_id, quality 0..5, duration_ms."""
+    state_id, version = _int_or_none(request.POST.get("state")), _int_or_none(request.POST.get("version"))
+    if state_id is None or version is None:
+        return HttpResponseBadRequest("Missing or malformed 'state' or 'version'.", content_type="text/plain")
+    try:
+        quality = sm2.parse_quality(request.POST.get("quality", ""))
+    except sm2.InvalidQuality as error:
+        return HttpResponseBadRequest(f"Invalid grade: {error}.", content_type="text/plain")
+    try:
+        result = queue.answer(
+            request.user,
+            state_id,
+            version=version,
+            quality=quality,
+            request_id=_uuid(request.POST.get("request_id")),
+            duration_ms=queue.clamp_duration(request.POST.get("duration_ms")),
+        )
+    except ReviewState.DoesNotExist:
+        raise Http404("No such card in your reviews.") from None
+    return _after_post(request, OUTCOME_MESSAGES.get(result.outcome, ""))
+
+
+@require_POST
+@login_required_htmx
+@vary_on_headers("HX-Request")
+def undo(request: HttpRequest) -> HttpResponse:
+    """Undo the last answer (the one the page offered, when `log` is sent)."""
+    result = queue.undo(
+        request.user,
+        request_id=_uuid(request.POST.get("request_id")),
+        log_id=_int_or_none(request.POST.get("log")),
+    )
+    notice = "Undone: the card is back as it was." if result.outcome is queue.Outcome.APPLIED else ""
+    return _after_post(request, notice or OUTCOME_MESSAGES.get(result.outcome, ""))
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The day at a glance: what is due today, new cards, re-drills pending, and when the next review is."""
+    profile = queue.profile_for(request.user)
+    today = queue.local_today(profile)
+    progress = queue.progress_for(request.user, profile, today)
+    next_due_on = None
+    if not progress.remaining:
+        next_due_on = ReviewState.objects.for_user(request.user).next_due_after(today)
+    return render(
+        request,
+        "review/home.html",
+        {"today": today, "progress": progress, "next_due_on": next_due_on, "profile": profile},
+    )

@@ -1,1 +1,0 @@
-"""The learner's views, one module per area (accounts, home, review, challenges, ...)."""

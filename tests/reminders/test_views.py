@@ -1,0 +1,191 @@
+"""The settings page (own profile only, validated) and the token-based unsubscribe page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+
+from cards.accounts.models import Profile
+from cards.reminders.message import UNSUBSCRIBE_SALT, unsubscribe_token
+from tests.factories import make_learner
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(**overrides: object) -> dict:
+    data = {"reminders_enabled": "on", "reminder_hour": "7", "timezone": "Europe/Paris", "reminder_email": ""}
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+
+def test_settings_requires_login(client: Client):
+    response = client.get(reverse("settings"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_settings_saves_own_profile_only(client: Client):
+    user, other = make_learner(timezone="UTC", reminder_hour=8), make_learner(timezone="Asia/Tokyo", reminder_hour=20)
+    client.force_login(user)
+    response = client.post(reverse("settings"), form_data(reminder_email="me@example.org"))
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=user)
+    assert (profile.reminder_hour, profile.timezone, profile.reminder_email) == (7, "Europe/Paris", "me@example.org")
+    assert profile.reminders_enabled
+    other.profile.refresh_from_db()
+    assert (other.profile.reminder_hour, other.profile.timezone) == (20, "Asia/Tokyo")
+
+
+def test_settings_turns_reminders_off(client: Client):
+    user = make_learner()
+    client.force_login(user)
+    client.post(reverse("settings"), form_data(reminders_enabled=None))
+    user.profile.refresh_from_db()
+    assert not user.profile.reminders_enabled
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("timezone", "Mars/Olympus_Mons", "Select a valid choice"),
+        ("reminder_hour", "24", "Select a valid choice"),
+        ("reminder_hour", "eight", "Select a valid choice"),
+        ("reminder_email", "not-an-address", "Enter a valid email address"),
+    ],
+)
+def test_settings_rejects_bad_values_clearly(client: Client, field: str, value: str, message: str):
+    user = make_learner(timezone="UTC", reminder_hour=8)
+    client.force_login(user)
+    response = client.post(reverse("settings"), form_data(**{field: value}))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    user.profile.refresh_from_db()
+    assert (user.profile.timezone, user.profile.reminder_hour) == ("UTC", 8)
+
+
+def test_settings_needs_an_address_when_the_account_has_none(client: Client):
+    user = make_learner(email="")
+    client.force_login(user)
+    response = client.post(reverse("settings"), form_data())
+    assert response.status_code == 400
+    assert "Give an address to send reminders to" in response.content.decode()
+    assert client.post(reverse("settings"), form_data(reminders_enabled=None)).status_code == 302
+
+
+def test_settings_offers_the_browser_zone_only_while_the_default_is_set(client: Client):
+    user = make_learner(timezone="UTC")
+    client.force_login(user)
+    page = client.get(reverse("settings")).content.decode()
+    assert "data-browser-default" in page and "js/settings-timezone.js" in page
+    user.profile.timezone = "Europe/Paris"
+    user.profile.save()
+    assert "data-browser-default" not in client.get(reverse("settings")).content.decode()
+
+
+def test_settings_creates_a_missing_profile(client: Client):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username="noprofile", email="n@example.com")
+    client.force_login(user)
+    assert client.get(reverse("settings")).status_code == 200
+    assert Profile.objects.filter(user=user).exists()
+
+
+# --- unsubscribe ------------------------------------------------------------------------------------
+
+
+def unsubscribe_url(token: str) -> str:
+    return reverse("reminders_unsubscribe", args=[token])
+
+
+def enabled(user) -> bool:
+    return Profile.objects.get(user=user).reminders_enabled
+
+
+def test_get_only_confirms(client: Client):
+    user = make_learner()
+    response = client.get(unsubscribe_url(unsubscribe_token(user.pk)))
+    assert response.status_code == 200
+    assert "Stop reminder emails?" in response.content.decode()
+    assert enabled(user)  # a mail scanner following the link changes nothing
+
+
+def test_confirm_button_unsubscribes_without_login_or_csrf_token():
+    user = make_learner()
+    client = Client(enforce_csrf_checks=True)
+    url = unsubscribe_url(unsubscribe_token(user.pk))
+    page = client.get(url).content.decode()
+    assert f'action="{url}"' in page
+    response = client.post(url, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "You are unsubscribed" in response.content.decode()
+    assert not enabled(user)
+
+
+def test_rfc8058_one_click_post():
+    user, bystander = make_learner(), make_learner()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        unsubscribe_url(unsubscribe_token(user.pk)),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert not enabled(user) and enabled(bystander)
+
+
+def test_forged_token_changes_nothing(client: Client):
+    user = make_learner()
+    genuine = unsubscribe_token(user.pk)
+    other = make_learner()
+    forged = f"{other.pk}:{genuine.split(':', 1)[1]}"  # someone else's id, this signature
+    wrong_salt = signing.TimestampSigner(salt="something-else").sign(str(user.pk))
+    for token in (forged, wrong_salt, "garbage", genuine[:-2]):
+        for method in (client.get, client.post):
+            response = method(unsubscribe_url(token))
+            assert response.status_code == 400
+            assert "This unsubscribe link is not valid" in response.content.decode()
+    assert enabled(user) and enabled(other)
+
+
+def test_stale_token_changes_nothing(client: Client, settings):
+    settings.REMINDERS_UNSUBSCRIBE_MAX_AGE_DAYS = 60
+    user = make_learner()
+
+    class LongAgo(signing.TimestampSigner):
+        def timestamp(self) -> str:
+            return signing.b62_encode(int((dt.datetime.now(dt.UTC) - dt.timedelta(days=61)).timestamp()))
+
+    stale = LongAgo(salt=UNSUBSCRIBE_SALT).sign(str(user.pk))
+    response = client.post(unsubscribe_url(stale))
+    assert response.status_code == 400
+    assert "This unsubscribe link has expired" in response.content.decode()
+    assert enabled(user)
+
+
+def test_token_for_a_deleted_user_is_not_valid(client: Client):
+    user = make_learner()
+    token = unsubscribe_token(user.pk)
+    user.delete()
+    assert client.post(unsubscribe_url(token)).status_code == 400
+
+
+# --- admin ------------------------------------------------------------------------------------------
+
+
+def test_admin_lists_sendings_read_only(admin_client: Client):
+    from cards.reminders.models import ReminderSend
+    from tests.time_helpers import utc
+
+    user = make_learner()
+    row = ReminderSend.objects.create(user=user, local_date=dt.date(2026, 1, 20), claimed_at=utc(2026, 1, 20, 9))
+    page = admin_client.get(reverse("admin:reminders_remindersend_changelist"))
+    assert page.status_code == 200 and user.username in page.content.decode()
+    assert admin_client.get(reverse("admin:reminders_remindersend_add")).status_code == 403
+    detail = admin_client.get(reverse("admin:reminders_remindersend_change", args=[row.pk]))
+    assert detail.status_code == 200 and 'name="status"' not in detail.content.decode()
