@@ -83,7 +83,7 @@ def build(size: int) -> None:
             ReviewLog(
                 user=user,
                 card=cards[j],
-                kind="review",
+                source="review",
                 quality=4,
                 before={},
                 after={},

@@ -52,6 +52,7 @@ class Submission(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     challenge = models.ForeignKey(Challenge, on_delete=models.PROTECT, related_name="submissions")
+    number = models.PositiveIntegerField(help_text="The learner's attempt number at this challenge: 1, 2, 3...")
     code = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     verdict = models.JSONField(null=True, blank=True)
@@ -67,13 +68,26 @@ class Submission(models.Model):
     class Meta:
         db_table = "cards_submission"  # its table from before the app split
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "challenge", "number"], name="one_attempt_number_per_learner")
+        ]
         indexes = [
             models.Index(fields=["user", "challenge", "-created_at"], name="submission_history"),
             models.Index(fields=["status", "queued_at"], name="submission_sweep"),
         ]
 
     def __str__(self) -> str:
-        return f"submission {self.pk} by {self.user} ({self.status})"
+        return f"attempt {self.number} at {self.challenge_id} by {self.user} ({self.status})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.number is None:
+            # Counted per learner and challenge. `submit` holds the learner's row locked while it saves,
+            # so two attempts cannot take the same number (the unique constraint would refuse it anyway).
+            last = Submission.objects.filter(user_id=self.user_id, challenge_id=self.challenge_id).aggregate(
+                last=models.Max("number")
+            )["last"]
+            self.number = (last or 0) + 1
+        super().save(*args, **kwargs)
 
 
 class ChallengeCheck(models.Model):

@@ -47,7 +47,13 @@ def record_verdict(submission: Submission, *, now: dt.datetime | None = None) ->
     for _ in range(_STALE_RETRIES):
         state = queue.show_new_card(user, card_id, today)
         result = queue.answer(
-            user, state.pk, version=state.version, quality=submission.quality, request_id=request_id, now=now
+            user,
+            state.pk,
+            version=state.version,
+            quality=submission.quality,
+            request_id=request_id,
+            now=now,
+            challenge=True,
         )
         if result.outcome is not queue.Outcome.STALE:
             return result.log

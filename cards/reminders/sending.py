@@ -204,7 +204,7 @@ def annotated_profiles(groups: dict[LocalSlot, list[str]], now: dt.datetime, pol
     ).exclude(local_date=OuterRef("local_date"))
     answers = ReviewLog.objects.filter(
         user_id=OuterRef("user_id"),
-        kind__in=[ReviewLog.Kind.REVIEW, ReviewLog.Kind.REDRILL],
+        source__in=ReviewLog.LEARNER_ANSWERS,
         duration_ms__isnull=False,
         answered_at__gte=now - dt.timedelta(days=policy.history_days),
     )

@@ -10,8 +10,8 @@ from .models import ReviewLog
 
 @admin.register(ReviewLog)
 class ReviewLogAdmin(admin.ModelAdmin):
-    list_display = ["answered_at", "user", "card", "kind", "quality", "reviewed_on", "duration_ms"]
-    list_filter = ["kind", "quality", "reviewed_on"]
+    list_display = ["answered_at", "user", "card", "source", "quality", "reviewed_on", "duration_ms"]
+    list_filter = ["source", "quality", "reviewed_on"]
     list_select_related = ["user", "card", "card__deck"]
     search_fields = ["user__username", "card__key"]
     date_hierarchy = "answered_at"

@@ -87,8 +87,11 @@ class ReviewLogQuerySet(models.QuerySet):
     """Queries on the review log."""
 
     def answers_on(self, user: object, day: date) -> ReviewLogQuerySet:
-        """The user's answers (not undos) on their local `day` that have not been undone."""
-        return self.filter(user=user, reviewed_on=day, kind__in=["review", "redrill"], undone_by__isnull=True)
+        """The user's own review answers (scheduled and re-drill) on their local `day` that were not undone.
+
+        Not undo rows, not challenge verdicts, not imported history: this is "answered today".
+        """
+        return self.filter(user=user, reviewed_on=day, source__in=ReviewLog.LEARNER_ANSWERS, undone_by__isnull=True)
 
     def undoable(self, user: object, day: date) -> ReviewLogQuerySet:
         """The answers undo can take back, most recent first."""
@@ -96,16 +99,26 @@ class ReviewLogQuerySet(models.QuerySet):
 
 
 class ReviewLog(models.Model):
-    """Append-only: one row per answer, and one row per undo (pointing at what it undid)."""
+    """Append-only: one row per answer, and one row per undo (pointing at what it undid).
 
-    class Kind(models.TextChoices):
+    `source` says where a row came from, and every count, statistic and export goes by it. An
+    undone answer stays as it was; the undo row that points at it (`undone_by`) is what marks
+    it undone, and an undone answer counts nowhere.
+    """
+
+    class Source(models.TextChoices):
         REVIEW = "review", "Scheduled review"
         REDRILL = "redrill", "Same-day re-drill"
         UNDO = "undo", "Undo"
+        CHALLENGE = "challenge", "Challenge verdict"
+        IMPORT = "import", "Import"
+
+    # The learner's own answers in the review: what "answered today" counts and undo may take back.
+    LEARNER_ANSWERS = (Source.REVIEW, Source.REDRILL)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_logs")
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="review_logs")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
     quality = models.PositiveSmallIntegerField(null=True, blank=True, validators=QUALITY_VALIDATORS)
     request_id = models.UUIDField(default=uuid.uuid4, help_text="Idempotency key sent with the answer.")
     undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by")
@@ -132,4 +145,4 @@ class ReviewLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.kind} {self.card_id} q={self.quality}"
+        return f"{self.user} {self.source} {self.card_id} q={self.quality}"

@@ -39,7 +39,6 @@ from cards.review.models import ReviewLog, ReviewState
 
 # Longer than this is a learner who walked away, not thinking time worth recording.
 MAX_DURATION_MS = 10 * 60 * 1000
-ANSWER_KINDS = (ReviewLog.Kind.REVIEW, ReviewLog.Kind.REDRILL)
 
 
 class Outcome(Enum):
@@ -249,8 +248,13 @@ def answer(
     request_id: uuid.UUID,
     duration_ms: int | None = None,
     now: dt.datetime | None = None,
+    challenge: bool = False,
 ) -> Result:
     """Record one answer of `quality` to the user's state `state_id`, shown at `version`.
+
+    `challenge` marks a challenge's verdict on its practice card (source "challenge"): it moves
+    the schedule like an answer but is not the learner's review answer, so it is not counted as
+    one and undo never takes it back.
 
     Raises sm2.InvalidQuality for a grade outside 0..5 and ReviewState.DoesNotExist
     when the state is not this user's. A repeated request_id or a version that has
@@ -290,7 +294,7 @@ def answer(
             log = ReviewLog.objects.create(
                 user=user,
                 card_id=state.card_id,
-                kind=ReviewLog.Kind.REDRILL if redrill else ReviewLog.Kind.REVIEW,
+                source=_answer_source(redrill=redrill, challenge=challenge),
                 quality=quality,
                 request_id=request_id,
                 before=before,
@@ -305,6 +309,12 @@ def answer(
     return Result(Outcome.APPLIED, log)
 
 
+def _answer_source(*, redrill: bool, challenge: bool) -> str:
+    if challenge:
+        return ReviewLog.Source.CHALLENGE
+    return ReviewLog.Source.REDRILL if redrill else ReviewLog.Source.REVIEW
+
+
 def undo(
     user: AbstractBaseUser,
     *,
@@ -312,9 +322,12 @@ def undo(
     log_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Result:
-    """Undo the user's last answer of today (or exactly `log_id`, if still the last one).
+    """Undo the user's last review answer of today (or exactly `log_id`, if still the last one).
 
-    Writes a ReviewLog row of kind "undo" pointing at the undone answer and restores
+    Only the learner's own answers in the review are undone (ReviewLog.LEARNER_ANSWERS): never a
+    challenge's verdict, which the attempt's page keeps showing.
+
+    Writes a ReviewLog row of source "undo" pointing at the undone answer and restores
     the state it had before that answer. Undoing again steps one answer further back.
     """
     now = now or timezone.now()
@@ -344,7 +357,7 @@ def undo(
             log = ReviewLog.objects.create(
                 user=user,
                 card_id=target.card_id,
-                kind=ReviewLog.Kind.UNDO,
+                source=ReviewLog.Source.UNDO,
                 quality=None,
                 request_id=request_id,
                 undoes=target,

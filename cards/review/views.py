@@ -17,10 +17,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from cards.models import Card
 from cards.review import queue, sm2
 from cards.review.models import ReviewState
 
@@ -128,8 +130,17 @@ def undo(request: HttpRequest) -> HttpResponse:
         request_id=_uuid(request.POST.get("request_id")),
         log_id=_int_or_none(request.POST.get("log")),
     )
-    notice = "Undone: the card is back as it was." if result.outcome is queue.Outcome.APPLIED else ""
+    notice = ""
+    if result.outcome is queue.Outcome.APPLIED:
+        notice = f"Undone: your answer to \u201c{card_label(result.log.card)}\u201d. The card is back as it was."
     return _after_post(request, notice or OUTCOME_MESSAGES.get(result.outcome, ""))
+
+
+def card_label(card: Card, limit: int = 60) -> str:
+    """A card as a learner recognises it in one line: its question's first line, without Markdown marks."""
+    line = next((line.strip() for line in card.question.splitlines() if line.strip()), card.key)
+    line = line.lstrip("#>*- ").replace("**", "").replace("`", "")
+    return Truncator(line).chars(limit)
 
 
 @require_GET

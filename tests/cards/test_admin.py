@@ -202,7 +202,7 @@ def test_view_only_staff_can_export_but_not_import(client):
 def make_log(**kwargs):
     kwargs.setdefault("user", make_user())
     kwargs.setdefault("card", make_card())
-    kwargs.setdefault("kind", ReviewLog.Kind.REVIEW)
+    kwargs.setdefault("source", ReviewLog.Source.REVIEW)
     kwargs.setdefault("quality", 4)
     kwargs.setdefault("before", {"repetitions": 0, "easiness": "2.50", "interval": 0})
     kwargs.setdefault("after", {"repetitions": 1, "easiness": "2.50", "interval": 1})

@@ -16,8 +16,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from cards.accounts.models import Profile
@@ -25,6 +23,7 @@ from cards.challenges.models import Challenge, ChallengeCheck, Submission
 from cards.models import Card, Deck, Tag
 from cards.reminders.models import ReminderSend
 from cards.review.models import ReviewLog, ReviewState
+from tests.migration_helpers import migrate_to, migrate_to_latest
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -45,17 +44,6 @@ MOVED = {
     "challengecheck": "challenges",
     "remindersend": "reminders",
 }
-
-
-def migrate_to(targets):
-    """Migrate the test database to `targets`; return the historical models as they are there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    named = {app for app, _ in targets}
-    nodes = [node for node in targets if node[1] is not None]
-    nodes += [leaf for leaf in executor.loader.graph.leaf_nodes() if leaf[0] not in named]
-    return executor.loader.project_state(nodes).apps
 
 
 def fill_the_old_schema(apps) -> dict:
@@ -127,7 +115,7 @@ def test_a_database_from_before_the_split_migrates_forward_with_nothing_lost() -
     } == kinds_before
     ids = fill_the_old_schema(old_apps)
 
-    migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
     ContentType.objects.clear_cache()
 
     ann = get_user_model().objects.get(pk=ids["ann"])
@@ -142,7 +130,7 @@ def test_a_database_from_before_the_split_migrates_forward_with_nothing_lost() -
     )  # fmt: skip
     assert state.introduced_on == dt.date(2026, 11, 20)
     answer, undo = ReviewLog.objects.get(pk=ids["answer"]), ReviewLog.objects.get(pk=ids["undo"])
-    assert (answer.kind, answer.quality, answer.duration_ms, answer.undone_by) == ("review", 4, 4200, undo)
+    assert (answer.source, answer.quality, answer.duration_ms, answer.undone_by) == ("review", 4, 4200, undo)
     assert list(ReviewLog.objects.answers_on(ann, dt.date(2026, 11, 30))) == []  # undone stays undone
 
     challenge = Challenge.objects.get(pk=ids["challenge"])
@@ -166,7 +154,7 @@ def test_a_database_from_before_the_split_migrates_forward_with_nothing_lost() -
 
     # The tables' sequences went on: new rows get new keys.
     later = ReviewLog.objects.create(
-        user=ann, card=card, kind="review", quality=5, before={}, after={}, reviewed_on=dt.date(2026, 12, 1),
+        user=ann, card=card, source="review", quality=5, before={}, after={}, reviewed_on=dt.date(2026, 12, 1),
         answered_at=timezone.now(),
     )  # fmt: skip
     assert later.pk > ids["undo"]
@@ -180,6 +168,6 @@ def test_the_split_unapplies_cleanly() -> None:
 
     old_apps = migrate_to(BEFORE_SPLIT)
     assert old_apps.get_model("cards", "ReviewState").objects.get(pk=state.pk).card_id == card.pk
-    migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
     ContentType.objects.clear_cache()
     assert ReviewState.objects.get(pk=state.pk).user == user

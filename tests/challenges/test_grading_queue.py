@@ -67,7 +67,14 @@ def fill_queue(count: int, status: str = Submission.Status.QUEUED) -> None:
     others = [make_user(password=None) for _ in range(4)]
     now = timezone.now()
     Submission.objects.bulk_create(
-        Submission(user=others[n % 4], challenge=challenge, code=f"PASS\n# {n}\n", status=status, queued_at=now)
+        Submission(
+            user=others[n % 4],
+            challenge=challenge,
+            number=n // 4 + 1,
+            code=f"PASS\n# {n}\n",
+            status=status,
+            queued_at=now,
+        )  # fmt: skip
         for n in range(count)
     )
 

@@ -87,3 +87,18 @@ def test_rate_limit_per_user_with_a_clear_message(learner, settings, django_capt
     assert 1 <= excinfo.value.retry_after <= 60
     assert Submission.objects.filter(user=learner).count() == 3
     assert len(callbacks) == 4
+
+
+def test_attempts_are_numbered_per_learner_and_challenge(learner):
+    """A learner's first try is attempt 1, whatever others (or they, elsewhere) submitted before."""
+    first, second = make_challenge(), make_challenge()
+    other = make_user()
+    for n in range(3):
+        submit(other, first.slug, f"PASS\n# {n}\n")
+        Submission.objects.filter(user=other).update(status=Submission.Status.GRADED)  # under the in-flight cap
+    mine = [submit(learner, first.slug, "PASS\n# a\n").submission]
+    Submission.objects.filter(pk=mine[0].pk).update(status=Submission.Status.GRADED)
+    mine.append(submit(learner, first.slug, "PASS\n# b\n").submission)
+    elsewhere = submit(learner, second.slug, PASSING).submission
+    assert [s.number for s in mine] == [1, 2] and elsewhere.number == 1
+    assert sorted(Submission.objects.filter(user=other).values_list("number", flat=True)) == [1, 2, 3]

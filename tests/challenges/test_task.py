@@ -15,6 +15,7 @@ from cards.challenges import tasks
 from cards.challenges.models import Submission
 from cards.challenges.practice import request_id_for
 from cards.challenges.tasks import grade_challenge
+from cards.review import queue
 from cards.review.models import ReviewLog, ReviewState
 from studyapp.celery import app as celery_app
 from tests.factories import FAILING, PASSING, make_challenge, make_submission, make_user
@@ -42,7 +43,7 @@ def test_passing_submission_is_graded_once_and_feeds_its_practice_card():
     state = ReviewState.objects.get(user=user, card=challenge.practice_card)
     assert (state.repetitions, state.interval, state.redrill) == (1, 1, False)
     log = ReviewLog.objects.get(user=user, card=challenge.practice_card)
-    assert (log.kind, log.quality, log.request_id) == ("review", 5, request_id_for(submission.pk))
+    assert (log.source, log.quality, log.request_id) == ("challenge", 5, request_id_for(submission.pk))
 
     # Delivered again (a redelivery after a worker restart): nothing changes.
     assert run(submission) == "already done"
@@ -65,10 +66,14 @@ def test_failing_verdict_resets_the_card_and_brings_it_back_today():
     assert run(second) == "graded"
     state.refresh_from_db()
     assert (state.repetitions, state.redrill) == (0, False)
-    assert list(ReviewLog.objects.filter(user=user).order_by("id").values_list("kind", flat=True)) == [
-        "review",
-        "redrill",
+    # Both rows are the challenge's verdicts, not review answers: neither counts as a card answered today.
+    assert list(ReviewLog.objects.filter(user=user).order_by("id").values_list("source", flat=True)) == [
+        "challenge",
+        "challenge",
     ]
+    today = queue.local_today(queue.profile_for(user))
+    assert queue.progress_for(user, queue.profile_for(user), today).done == 0
+    assert ReviewLog.objects.undoable(user, today).first() is None
 
 
 def test_infrastructure_failure_is_retried_then_ends_in_error_without_a_review():

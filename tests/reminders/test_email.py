@@ -74,7 +74,7 @@ def test_pace_comes_from_the_learners_own_answer_times():
         ReviewLog.objects.create(
             user=user,
             card=card,
-            kind="review",
+            source="review",
             quality=4,
             before={},
             after={},

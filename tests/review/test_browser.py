@@ -96,7 +96,7 @@ def test_keyboard_review_with_redrill_and_undo(page):
     assert all(s.due_on == tomorrow and not s.redrill for s in states.values())
 
     logs = list(ReviewLog.objects.filter(user=user).order_by("id"))
-    assert [(log.card_id, log.kind, log.quality) for log in logs] == [
+    assert [(log.card_id, log.source, log.quality) for log in logs] == [
         (first.id, "review", 5),
         (second.id, "review", 2),
         (third.id, "review", 4),
@@ -106,7 +106,7 @@ def test_keyboard_review_with_redrill_and_undo(page):
         (third.id, "redrill", 5),
     ]
     assert logs[3].undoes_id == logs[2].id
-    answers = [log for log in logs if log.kind != "undo"]
+    answers = [log for log in logs if log.source != "undo"]
     assert all(log.duration_ms is not None and 0 < log.duration_ms < queue.MAX_DURATION_MS for log in answers)
 
 

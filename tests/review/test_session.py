@@ -125,7 +125,7 @@ def test_redrill_until_at_least_4_without_touching_ef_or_interval():
     assert (state.repetitions, state.easiness, state.interval, state.due_on) == scheduled
     assert not state.redrill
     assert shown(user) is None
-    kinds = list(ReviewLog.objects.filter(user=user).order_by("id").values_list("kind", "quality"))
+    kinds = list(ReviewLog.objects.filter(user=user).order_by("id").values_list("source", "quality"))
     assert kinds == [("review", 3), ("redrill", 0), ("redrill", 2), ("redrill", 3), ("redrill", 4)]
 
 
@@ -147,7 +147,7 @@ def test_a_redrill_flag_from_an_earlier_day_is_a_scheduled_review_today():
     answer(user, state, 5)
     state.refresh_from_db()
     assert (state.repetitions, state.interval, state.redrill) == (1, 1, False)
-    assert ReviewLog.objects.get(user=user).kind == "review"
+    assert ReviewLog.objects.get(user=user).source == "review"
 
 
 def test_log_records_before_after_day_and_duration():
@@ -155,7 +155,7 @@ def test_log_records_before_after_day_and_duration():
     state = make_state(user=user, repetitions=2, easiness=Decimal("2.50"), interval=6, due_on=TODAY, version=3)
     result = answer(user, state, 4, duration_ms=1234)
     log = result.log
-    assert (log.user, log.card_id, log.kind, log.quality, log.duration_ms) == (user, state.card_id, "review", 4, 1234)
+    assert (log.user, log.card_id, log.source, log.quality, log.duration_ms) == (user, state.card_id, "review", 4, 1234)
     assert log.reviewed_on == TODAY
     assert log.answered_at == NOON_UTC
     assert log.before["repetitions"] == 2 and log.before["interval"] == 6 and log.before["version"] == 3
@@ -292,7 +292,7 @@ def test_undo_restores_the_exact_previous_state_and_appends_an_undo_row():
     assert result.outcome is queue.Outcome.APPLIED
     assert state_fields(state) == before
     assert state.version == 2  # versions only grow: the undone answer's form can never apply again
-    assert (result.log.kind, result.log.undoes_id, result.log.quality) == ("undo", answered.pk, None)
+    assert (result.log.source, result.log.undoes_id, result.log.quality) == ("undo", answered.pk, None)
     assert ReviewLog.objects.filter(user=user).count() == 2
     answered.refresh_from_db()
     assert answered.quality == 2  # the undone row is kept as it was
@@ -327,7 +327,7 @@ def test_undo_again_steps_further_back_then_nothing_to_undo():
     queue.undo(user, request_id=uuid.uuid4(), now=NOON_UTC)
     assert state_fields(state_a) == initial_a
     assert queue.undo(user, request_id=uuid.uuid4(), now=NOON_UTC).outcome is queue.Outcome.NOTHING_TO_UNDO
-    kinds = list(ReviewLog.objects.filter(user=user).order_by("id").values_list("kind", flat=True))
+    kinds = list(ReviewLog.objects.filter(user=user).order_by("id").values_list("source", flat=True))
     assert kinds == ["review", "review", "undo", "undo"]
 
 
@@ -342,7 +342,7 @@ def test_a_double_clicked_undo_undoes_only_once():
     assert queue.undo(user, request_id=request_id, log_id=last.pk, now=NOON_UTC).outcome is queue.Outcome.DUPLICATE
     stale = queue.undo(user, request_id=uuid.uuid4(), log_id=last.pk, now=NOON_UTC)
     assert stale.outcome is queue.Outcome.STALE
-    assert ReviewLog.objects.filter(user=user, kind="undo").count() == 1
+    assert ReviewLog.objects.filter(user=user, source="undo").count() == 1
     assert ReviewLog.objects.answers_on(user, TODAY).count() == 1
 
 

@@ -11,9 +11,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from cards.accounts.models import Profile
+from cards.challenges import practice
 from cards.review import queue
 from cards.review.models import ReviewLog, ReviewState
-from tests.factories import PASSWORD, make_cards, make_state, make_user
+from tests.factories import PASSWORD, make_cards, make_challenge, make_state, make_submission, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
@@ -152,7 +153,7 @@ def test_no_js_flow_answer_redrill_undo_with_plain_posts(client, learner):
     assert response.status_code == 302
     page = client.get(reverse("review")).content.decode()
     assert "re-drill" in page  # the re-drill is back
-    assert list(ReviewLog.objects.filter(user=learner).order_by("id").values_list("kind", flat=True)) == [
+    assert list(ReviewLog.objects.filter(user=learner).order_by("id").values_list("source", flat=True)) == [
         "review",
         "review",
         "redrill",
@@ -206,9 +207,46 @@ def test_htmx_undo_returns_the_card_again(client, learner):
     done = client.get(reverse("review")).content.decode()
     response = client.post(reverse("review_undo"), form_fields(done, "undo-form"), **HTMX)
     html = response.content.decode()
-    assert "Undone" in html and "Question 1?" in html
+    assert "Undone: your answer to \u201cQuestion 1?\u201d. The card is back as it was." in html
     state = ReviewState.objects.get(user=learner)
     assert (state.repetitions, state.last_reviewed_on) == (0, None)
+
+
+def test_undo_takes_back_the_learners_own_answer_never_a_challenges_verdict(client, learner):
+    """Z after a challenge was graded: the verdict on its practice card stays; the last review answer goes."""
+    make_cards(1, question="What does `await` give up?")
+    client.post(reverse("review_answer"), answer_fields(client, 4), **HTMX)
+    challenge = make_challenge()
+    submission = make_submission(user=learner, challenge=challenge, status="graded", passed=False, quality=2)
+    verdict = practice.record_verdict(submission)
+    assert verdict.source == "challenge"
+
+    page = client.get(reverse("review")).content.decode()
+    response = client.post(reverse("review_undo"), form_fields(page, "undo-form"), **HTMX)
+    assert "Undone: your answer to \u201cWhat does await give up?\u201d." in response.content.decode()
+    practice_state = ReviewState.objects.get(user=learner, card=challenge.practice_card)
+    assert (practice_state.version, practice_state.redrill) == (1, True)  # the verdict (quality 2) stands
+    assert not ReviewLog.objects.filter(undoes=verdict).exists()
+
+    # With only the verdict left today, there is nothing of the learner's to undo.
+    response = client.post(reverse("review_undo"), {"request_id": str(uuid.uuid4())}, **HTMX)
+    assert "Nothing to undo today." in response.content.decode()
+    assert not ReviewLog.objects.filter(undoes=verdict).exists()
+
+
+def test_answered_today_counts_review_answers_not_challenge_attempts(client, learner):
+    """Cards and challenges are counted apart: attempts never add to "answered today"."""
+    make_cards(2)
+    for _ in range(2):
+        client.post(reverse("review_answer"), answer_fields(client, 5), **HTMX)
+    challenge = make_challenge()
+    for quality in (2, 3, 5):
+        practice.record_verdict(make_submission(user=learner, challenge=challenge, status="graded", quality=quality))
+    assert ReviewLog.objects.filter(user=learner, source="challenge").count() == 3
+    home = client.get(reverse("home")).content.decode()
+    assert re.search(r"<dt>Answered today</dt>\s*<dd>2</dd>", home)
+    done = client.get(reverse("review")).content.decode()
+    assert "You answered 2 cards today." in done
 
 
 def test_undo_with_nothing_to_undo(client, learner):

@@ -67,7 +67,7 @@ def _world() -> dict:
     deck = make_deck(slug="async-and-sync", title="Async & Sync")
     card = make_card(deck=deck, key="event-loop", question="What is the event loop?", answer="A loop.", tags=("io",))
     ReviewLog.objects.create(
-        user=user, card=card, kind="review", quality=4, before={}, after={},
+        user=user, card=card, source="review", quality=4, before={}, after={},
         reviewed_on=dt.date(2026, 1, 5), answered_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
     )  # fmt: skip
     challenge = make_challenge()

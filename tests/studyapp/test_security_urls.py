@@ -68,7 +68,7 @@ def world() -> World:
     snapshot = {"repetitions": 0, "easiness": "2.50", "interval": 0}
     today = dt.datetime.now(dt.UTC).date()
     log = ReviewLog.objects.create(
-        user=owner, card=state.card, kind=ReviewLog.Kind.REVIEW, quality=4, before=snapshot, after=snapshot,
+        user=owner, card=state.card, source=ReviewLog.Source.REVIEW, quality=4, before=snapshot, after=snapshot,
         reviewed_on=today, answered_at=timezone.now(),
     )  # fmt: skip
     challenge = Challenge.objects.create(
