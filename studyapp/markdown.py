@@ -1,9 +1,10 @@
 """Card text to safe HTML: Markdown (fenced code, tables), Pygments highlighting, nh3.
 
-Authors write Markdown in the admin; learners see it rendered. Markdown passes raw
-HTML through, so the output is always sanitised with nh3 against an allow-list of
-exactly what Markdown and Pygments produce: no script or style, no on* attributes,
-links only to http(s)/mailto, and only Pygments' own class names.
+Authors write Markdown in the admin; learners see it rendered. Raw HTML in the text is
+escaped, shown as typed (`<locals>` stays `<locals>`), never interpreted; the output is
+still sanitised with nh3 against an allow-list of exactly what Markdown and Pygments
+produce: no script or style, no on* attributes, links only to http(s)/mailto, and only
+Pygments' own class names.
 
 Highlighting uses CSS classes, not inline styles; the stylesheet is
 static/css/pygments.css, made by `python -m studyapp.markdown > static/css/pygments.css`.
@@ -11,7 +12,9 @@ static/css/pygments.css, made by `python -m studyapp.markdown > static/css/pygme
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from html import unescape
 
 import markdown as markdown_lib
 import nh3
@@ -80,8 +83,29 @@ def render_markdown(text: str) -> SafeString:
     if not text:
         return mark_safe("")  # noqa: S308 (empty string)
     # A new Markdown instance per call: instances keep state and are not thread-safe.
-    html = markdown_lib.markdown(text, extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+    md = markdown_lib.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+    # Card text is Markdown, not HTML: `<locals>` in a traceback or `list<int>` is text to show,
+    # so raw HTML is escaped rather than passed on (where nh3 would strip the unknown "tags").
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    html = md.convert(text)
     return mark_safe(sanitize_html(html))  # noqa: S308 (sanitised by nh3 just above)
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain_text(text: str) -> str:
+    """Markdown as a reader sees it, for plain-text places (an email's text part): marks gone, one line."""
+    return " ".join(unescape(_TAG.sub("", render_markdown(text))).split())
+
+
+def render_inline(text: str) -> SafeString:
+    """One line of Markdown as inline HTML, without the paragraph around it (a list item, a heading)."""
+    html = str(render_markdown(text))
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return mark_safe(html)  # noqa: S308 (render_markdown's sanitised output, less its <p>)
 
 
 def pygments_css() -> str:

@@ -20,6 +20,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString
+
+from studyapp.markdown import plain_text, render_inline
 
 UNSUBSCRIBE_SALT = "cards.reminders.sending.unsubscribe"
 
@@ -35,7 +39,24 @@ class Reminder:
     cards: int  # plain cards due (re-drills included), challenges not included
     challenges: int
     minutes: int
-    teaser: tuple[str, ...]
+    teaser: tuple[str, ...]  # first lines of due questions, in Markdown
+
+
+@dataclass(frozen=True, slots=True)
+class TeaserLine:
+    """One due question in the email: plain text for the text part, rendered Markdown for the HTML part."""
+
+    text: str
+    html: SafeString
+
+    @classmethod
+    def of(cls, markdown_line: str, limit: int = 120) -> TeaserLine:
+        text = plain_text(markdown_line)
+        if len(text) > limit:
+            # Cut the plain text, never the HTML (which could lose a closing tag); show the cut text in both.
+            text = text[: limit - 1].rstrip() + "\u2026"
+            return cls(text, escape(text))
+        return cls(text, render_inline(markdown_line))
 
 
 def unsubscribe_max_age() -> dt.timedelta:
@@ -124,6 +145,7 @@ def build_message(
         "settings_url": links.settings,
         "unsubscribe_url": unsubscribe,
         "subject": subject_for(reminder),
+        "teaser": [TeaserLine.of(line) for line in reminder.teaser],
     }
     message = EmailMultiAlternatives(
         subject=context["subject"],

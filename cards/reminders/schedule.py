@@ -87,15 +87,12 @@ def estimate_minutes(cards: int, challenges: int, average_ms: float | None) -> i
     return max(1, math.ceil(seconds / 60)) if cards or challenges else 0
 
 
-def teaser_line(question: str, limit: int = 120) -> str:
-    """The first non-blank line of a Markdown question, without heading marks, cut at `limit` characters.
+def teaser_line(question: str) -> str:
+    """The first non-blank line of a Markdown question, without heading or quote marks.
 
-    The result is plain text; templates escape it (HTML) or print it as is (plain text).
+    Still Markdown: the email renders it (HTML part) or reduces it to plain text (text part).
     """
     line = next((text.strip() for text in question.splitlines() if text.strip()), "")
     if line.startswith("```"):
-        line = "(code question)"
-    line = line.lstrip("#> ").strip()
-    if len(line) > limit:
-        line = line[: limit - 1].rstrip() + "…"
-    return line
+        return "(code question)"
+    return line.lstrip("#> ").strip()

@@ -45,9 +45,9 @@ def test_counts_estimate_teaser_and_review_link(settings):
     assert message.subject == "5 cards and 1 challenge due today"
     # 5 cards x 12 s (no answer history yet) + 1 challenge x 5 min = 6 minutes.
     assert "about 6 minutes of review" in message.body
-    assert (
-        "  - Why does `requests.get` block the loop? (1)"
-    )  # the first card (make_cards numbers from 1) in message.body
+    # The first card (make_cards numbers from 1), as plain text: no Markdown marks.
+    assert "  - Why does requests.get block the loop? (1)\n" in message.body
+    assert "<li>Why does <code>requests.get</code> block the loop? (1)</li>" in html_of(message)
     assert message.body.count("  - ") == 3  # a few questions, not all
     assert "More text" not in message.body
     assert "https://study.example.org/review/" in message.body
@@ -63,6 +63,28 @@ def test_teaser_is_escaped_in_html_and_left_plain_in_text():
     assert "<script>" not in html and "<b>bold" not in html
     assert "&lt;script&gt;" in html and "&amp;" in html
     assert "<script>alert('x')</script> & <b>bold</b>?" in message.body  # plain text: no entities
+
+
+def test_teaser_markdown_is_rendered_in_html_and_plain_in_text():
+    question = "In **synchronous** code, `time.sleep(1)` blocks _everything_ in `run_all.<locals>` ({i})"
+    make_learner(due=1, cards=make_cards(1, question=question))
+    send_due_reminders(NOW)
+    message = only_message()
+    assert "  - In synchronous code, time.sleep(1) blocks everything in run_all.<locals> (1)\n" in message.body
+    assert "**" not in message.body and "`" not in message.body
+    assert (
+        "<li>In <strong>synchronous</strong> code, <code>time.sleep(1)</code> blocks <em>everything</em> in "
+        "<code>run_all.&lt;locals&gt;</code> (1)</li>"
+    ) in html_of(message)
+
+
+def test_a_long_question_is_cut_the_same_in_both_parts():
+    make_learner(due=1, cards=make_cards(1, question="**Why** " + "very " * 40 + "long? ({i})"))
+    send_due_reminders(NOW)
+    message = only_message()
+    line = next(line for line in message.body.splitlines() if line.startswith("  - "))
+    assert len(line) <= 4 + 120 and line.endswith("\u2026") and line.startswith("  - Why very very")
+    assert f"<li>{line[4:]}</li>" in html_of(message)  # the cut text, escaped, never half a tag
 
 
 def test_pace_comes_from_the_learners_own_answer_times():
