@@ -120,12 +120,13 @@ def make_state(**kwargs: object) -> ReviewState:
 def make_learner(
     *, due: int = 1, due_on: dt.date | None = None, cards: list[Card] | None = None, **kwargs: object
 ) -> AbstractBaseUser:
-    """A learner with an email address and `due` cards due on `due_on` (default: long ago), for the reminders.
+    """A learner with an email address, reminders on, and `due` cards due on `due_on` (default: long ago).
 
     Other keywords go to make_user (e.g. timezone="Pacific/Auckland", reminder_hour=8, email="").
     """
     kwargs.setdefault("username", f"learner{next(_seq)}")
     kwargs.setdefault("email", f"{kwargs['username']}@example.com")
+    kwargs.setdefault("reminders_enabled", True)  # as a learner who asked for them at sign-up
     user = make_user(**kwargs)
     cards = cards if cards is not None else make_cards(due)
     ReviewState.objects.bulk_create(

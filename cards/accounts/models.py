@@ -13,7 +13,8 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     timezone = models.CharField(max_length=64, default="UTC")
     new_cards_per_day = models.PositiveSmallIntegerField(default=20, validators=[MaxValueValidator(500)])
-    reminders_enabled = models.BooleanField(default=True)
+    # Off until the learner asks for them (at sign-up or in Settings), which needs an address.
+    reminders_enabled = models.BooleanField(default=False)
     reminder_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
     reminder_email = models.EmailField(blank=True, help_text="Defaults to the account's address.")
 

@@ -48,6 +48,11 @@ class SignupForm(UserCreationForm):
         required=False,
         help_text="Optional: where a password reset link (and, if you turn them on, reminders) can reach you.",
     )
+    reminders = forms.BooleanField(
+        required=False,
+        label="Email me on days when cards are due",
+        help_text="One short email a day at most, sent to the address above; change it any time in Settings.",
+    )
     timezone = forms.ChoiceField(
         choices=TIMEZONE_CHOICES,
         initial="UTC",
@@ -56,6 +61,12 @@ class SignupForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("reminders") and not cleaned.get("email"):
+            self.add_error("reminders", "Reminders need an email address: give one above, or leave this unticked.")
+        return cleaned
 
 
 def signup_limit() -> ratelimit.Limit:
@@ -84,7 +95,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             return response
         with transaction.atomic():
             user = form.save()
-            Profile.objects.create(user=user, timezone=form.cleaned_data["timezone"])
+            Profile.objects.create(
+                user=user, timezone=form.cleaned_data["timezone"], reminders_enabled=form.cleaned_data["reminders"]
+            )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})

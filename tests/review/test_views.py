@@ -7,10 +7,8 @@ import re
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from cards.accounts.models import Profile
 from cards.challenges import practice
 from cards.review import queue
 from cards.review.models import ReviewLog, ReviewState
@@ -64,32 +62,6 @@ def test_an_expired_session_under_htmx_sends_the_page_to_log_in(client):
     assert response.status_code == 200
     assert response["HX-Redirect"] == f"{reverse('login')}?next=/review/"
     assert not ReviewLog.objects.exists()
-
-
-def test_sign_up_creates_the_user_and_profile_and_logs_in(client):
-    response = client.post(
-        reverse("signup"),
-        {
-            "username": "ada",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "timezone": "Europe/Paris",
-        },
-    )
-    assert response.status_code == 302
-    assert response["Location"] == reverse("home")
-    user = get_user_model().objects.get(username="ada")
-    assert Profile.objects.get(user=user).timezone == "Europe/Paris"
-    assert client.get(reverse("home")).status_code == 200
-
-
-def test_sign_up_refuses_an_unknown_time_zone(client):
-    response = client.post(
-        reverse("signup"),
-        {"username": "bob", "password1": PASSWORD, "password2": PASSWORD, "timezone": "Nowhere/Land"},
-    )
-    assert response.status_code == 200
-    assert not get_user_model().objects.filter(username="bob").exists()
 
 
 def test_log_in_and_log_out(client):
