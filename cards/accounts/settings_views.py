@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from cards.accounts.models import Profile
@@ -67,6 +68,9 @@ class ReminderSettingsForm(forms.ModelForm):
 def settings_page(request: HttpRequest) -> HttpResponse:
     """Show and save the logged-in learner's own reminder settings."""
     profile, _ = Profile.objects.get_or_create(user=request.user)
+    # Record the study day in progress in the zone it began in, before a new zone can be saved: a
+    # change of zone then neither ends it early nor hands out a second batch of new cards.
+    profile.today(timezone.now())
     form = ReminderSettingsForm(request.POST or None, instance=profile, account_email=request.user.email)
     if request.method == "POST" and form.is_valid():
         form.save()

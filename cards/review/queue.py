@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -106,16 +106,12 @@ def profile_for(user: AbstractBaseUser) -> Profile:
 
 def zone_of(profile: Profile) -> ZoneInfo:
     """The profile's time zone; UTC when the stored name is unknown (never fail a review over it)."""
-    try:
-        return ZoneInfo(profile.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return profile.zone()
 
 
 def local_today(profile: Profile, now: dt.datetime | None = None) -> dt.date:
-    """The learner's calendar date at `now` (an aware datetime; default: the current time)."""
-    now = now or timezone.now()
-    return now.astimezone(zone_of(profile)).date()
+    """The learner's study day at `now` (an aware datetime; default: the current time): Profile.today."""
+    return profile.today(now or timezone.now())
 
 
 def clamp_duration(value: object) -> int | None:

@@ -162,7 +162,8 @@ def test_learner_output_in_a_verdict_is_escaped(client, learner, challenge):
         },
     )
     html = client.get(reverse("challenge_submission", args=[submission.pk])).content.decode()
-    assert "<script>alert(1)" not in html and "onerror" not in html
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html  # shown as typed, as text
     assert "<code>print(x)</code>" in html  # the feedback is Markdown, sanitised
     assert "&lt;b&gt;loud&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html
 
