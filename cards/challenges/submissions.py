@@ -36,7 +36,7 @@ from kombu.exceptions import OperationalError
 
 from studyapp import logs, ratelimit
 
-from cards.grading import InvalidSubmission, check_code
+from cards.grading import InvalidSubmission, check_code, count
 from .models import Challenge, Submission
 from .tasks import grade_submission
 
@@ -120,7 +120,7 @@ def _check_limits(user: AbstractBaseUser) -> None:
         wait = settings.CHALLENGE_QUEUE_RETRY_AFTER
         raise QueueFull(
             f"The graders are busy: too many submissions from everyone are waiting right now. "
-            f"Your code is still here: submit it again in {wait} seconds.",
+            f"Your code is still here: submit it again in {count(wait, 'second')}.",
             wait,
         )
     limit = submission_limit()
@@ -128,7 +128,7 @@ def _check_limits(user: AbstractBaseUser) -> None:
     if not decision.allowed:
         raise RateLimited(
             f"You have sent {limit.limit} submissions in the last minute, the most allowed. "
-            f"Try again in {decision.retry_after} seconds.",
+            f"Try again in {count(decision.retry_after, 'second')}.",
             decision.retry_after,
         )
 

@@ -11,6 +11,8 @@ from .base import (
     InvalidSubmission,
     Verdict,
     check_code,
+    check_label,
+    count,
 )
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "InvalidSubmission",
     "Verdict",
     "check_code",
+    "check_label",
+    "count",
 ]

@@ -248,7 +248,11 @@ def prediction_text(right_prefix: int, predicted: int, actual: int) -> str:
             f"Your {predicted} line{'s' if predicted != 1 else ''} match the start of what the program printed, "
             f"but it printed {actual}: {missing} line{'s are' if missing != 1 else ' is'} missing."
         )
-    return f"The first {right_prefix} of {actual} predicted lines match what the program printed."
+    if right_prefix == 0:
+        return "Your first line already differs from what the program printed."
+    if right_prefix == 1:
+        return "Only your first line matches what the program printed; line 2 differs."
+    return f"Your first {right_prefix} lines match what the program printed; line {right_prefix + 1} differs."
 
 
 def grade_prediction(code: str, p: Mapping[str, Any]) -> Verdict:

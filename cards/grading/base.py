@@ -54,6 +54,36 @@ class InvalidSubmission(ValueError):
 Grader = Callable[[str, Mapping[str, Any]], Verdict]
 
 
+# What each check is called on the page (a verdict stores the identifier).
+CHECK_LABELS = {
+    "runs": "Runs without an error",
+    "syntax_error": "Valid Python",
+    "answer": "Answer",
+    "results": "Right results",
+    "loop": "Event loop stays free",
+    "loop_not_waiting": "Loop never waits on the work",
+    "line": "The blocking line",
+    "blocking_lines": "Blocking lines found",
+    "bounded_concurrency": "Requests within the limit",
+    "cpu_left_the_loop_process": "CPU work off the event loop",
+    "each_task_logs_its_own": "Each task logs its own lines",
+    "order": "Order",
+    "overlap": "The work overlaps",
+    "parallel_processes": "Runs in parallel processes",
+    "prediction": "Prediction",
+}
+
+
+def check_label(name: str) -> str:
+    """A check's name as a person reads it ("loop_not_waiting" -> "Loop never waits on the work")."""
+    return CHECK_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and the noun it counts, singular for one: "1 second", "2 seconds", "1 process"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def check_code(code: str | bytes) -> str:
     """Return the code as text, or raise InvalidSubmission saying what is wrong with it."""
     if isinstance(code, bytes):

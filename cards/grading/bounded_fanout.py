@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Check, GradingError, Verdict
+from .base import Check, GradingError, Verdict, count
 from .measure import FixtureCall, FixtureReport, HttpFixture, Run, join_lines, ms, require_params, run_harness
 
 PARAMS = {
@@ -252,8 +252,8 @@ def hint(conc: Concurrency, limit: int, floor: int, n: int) -> str:
         if conc.peak_carried <= limit and conc.extra > 0:
             return (
                 f"The server saw {peak} requests in flight at once, more than the limit of {limit}, counting "
-                f"{conc.extra} requests whose answers your results do not use. Every request counts against the "
-                "limit, not only the ones you return: make only the requests you need."
+                f"{count(conc.extra, 'request')} whose answers your results do not use. Every request counts "
+                "against the limit, not only the ones you return: make only the requests you need."
             )
         if peak >= min(n, 2 * limit) or peak >= 0.9 * n:
             return (
@@ -282,4 +282,4 @@ def hint(conc: Concurrency, limit: int, floor: int, n: int) -> str:
             f"limit is {limit}): most of the allowed concurrency went unused. Only the requests whose answers "
             "you return count; requests thrown away, or one early burst, do not."
         )
-    return f"The server saw at most {peak} requests in flight at once: within the limit of {limit}."
+    return f"The server saw at most {count(peak, 'request')} in flight at once: within the limit of {limit}."

@@ -1,5 +1,7 @@
 """The challenge pages: list, page, submit (htmx and plain), status polling, and isolation between users."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -72,7 +74,7 @@ def test_htmx_submit_returns_polling_status_then_the_verdict_stops_polling(
     html = client.get(status_url, **HTMX).content.decode()
     assert 'data-status="graded"' in html
     assert "hx-trigger" not in html  # polling stops
-    assert "loop stays free" in html and "stall_ms" in html and "410" in html
+    assert "Loop stays free" in html and "<dt>stall ms</dt><dd>410</dd>" in html
     assert "requests.get(url)" in html
     assert 'hx-swap-oob="true"' in html  # the attempts table is refreshed with the verdict
 
@@ -180,7 +182,16 @@ def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, l
             "quality": 5,
             "checks": [
                 {"name": "runs", "passed": True, "measured": {"imported": True, "problems": []}, "message": "Ran."},
-                {"name": "loop", "passed": True, "measured": {"lines": [{"line": 5}]}, "message": "Only here."},
+                {
+                    "name": "loop_not_waiting",
+                    "passed": True,
+                    "measured": {
+                        "lines": [{"line": 5, "held_ms": 12.5}, {"line": 9, "held_ms": 0.25}],
+                        "limits": {"bound_ms": 15, "strict": False},
+                        "calls": [1, 2, 3],
+                    },
+                    "message": "Only here.",
+                },
             ],
             "feedback": "Passed.\n\nRan.",
             "timings": {},
@@ -188,6 +199,16 @@ def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, l
     )
     html = client.get(reverse("challenge_submission", args=[submission.pk])).content.decode()
     assert html.count("Ran.") == 1 and "Only here." in html
-    assert "<code>yes</code>" in html and "<code>none</code>" in html
-    assert "<code>[{&quot;line&quot;: 5}]</code>" in html
+    # Names a person reads, not identifiers; values as text and small tables, never raw JSON.
+    assert "<strong>Runs without an error</strong>" in html and "<strong>Loop never waits on the work</strong>" in html
+    assert "loop_not_waiting" not in html
+    assert "<dt>imported</dt><dd>yes</dd>" in html and "<dt>problems</dt><dd>none</dd>" in html
+    assert re.search(
+        r'<table class="measured-table"><thead><tr><th scope="col">line</th><th scope="col">held ms</th></tr>'
+        r"</thead><tbody><tr><td>5</td><td>12.5</td></tr><tr><td>9</td><td>0.25</td></tr></tbody></table>",
+        html,
+    )
+    assert '<tr><th scope="row">bound ms</th><td>15</td></tr><tr><th scope="row">strict</th><td>no</td></tr>' in html
+    assert "<dt>calls</dt><dd>1, 2, 3</dd>" in html
+    assert "&quot;" not in html.split('id="submission-status"')[1].split("</div>")[0]
     assert "is-passed" in html

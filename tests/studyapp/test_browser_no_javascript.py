@@ -58,7 +58,7 @@ def test_review_and_a_challenge_without_javascript(page):
 
     state = ReviewState.objects.get(user=user, card__question__startswith="Threads")
     assert (state.repetitions, state.interval, state.redrill) == (0, 1, False)
-    answers = ReviewLog.objects.filter(user=user, kind__in=["review", "redrill"], undone_by__isnull=True)
+    answers = ReviewLog.objects.filter(user=user, source__in=["review", "redrill"], undone_by__isnull=True)
     assert list(answers.order_by("id").values_list("quality", flat=True)) == [5, 2, 4]
 
     # A challenge: the plain textarea (no editor), a rejected attempt keeps the code, then a real one.

@@ -3,27 +3,66 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import template
 
+from cards.grading import check_label
+
 register = template.Library()
 
 
-def _show(value: Any) -> str:
-    """A measured value as a person reads it: yes/no, plain numbers and text, compact JSON otherwise."""
+@dataclass
+class Shown:
+    """A measured value as a person reads it: `text`, or a small table (`header` and `rows`)."""
+
+    text: str = ""
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def _label(key: str) -> str:
+    return str(key).replace("_", " ")
+
+
+def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int | float | str):
-        return str(value)
-    if value in ([], {}, None):
+    if value is None:
         return "none"
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def _show(value: Any) -> Shown:
+    """Yes/no, numbers and text as they are; a list as a list; records as a table; JSON only as a last resort."""
+    if _is_scalar(value):
+        return Shown(text=_scalar(value))
+    if value in ([], {}):
+        return Shown(text="none")
+    if isinstance(value, list) and all(_is_scalar(item) for item in value):
+        return Shown(text=", ".join(_scalar(item) for item in value))
+    if isinstance(value, dict) and all(_is_scalar(item) for item in value.values()):
+        return Shown(header=["", ""], rows=[[_label(key), _scalar(item)] for key, item in value.items()])
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        keys = list(dict.fromkeys(key for item in value for key in item))
+        if all(_is_scalar(item.get(key)) for item in value for key in keys):
+            return Shown(
+                header=[_label(key) for key in keys],
+                rows=[[_scalar(item.get(key)) if key in item else "" for key in keys] for item in value],
+            )
+    return Shown(text=json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
 
 
 @register.filter
 def verdict_checks(verdict: Any) -> list[dict[str, Any]]:
-    """The verdict's checks with their measurements as text; a message already in the feedback is not repeated."""
+    """The verdict's checks with readable names and measurements; a message already in the feedback is not repeated."""
     if not isinstance(verdict, dict):
         return []
     feedback = str(verdict.get("feedback") or "")
@@ -35,10 +74,10 @@ def verdict_checks(verdict: Any) -> list[dict[str, Any]]:
         measured = check.get("measured") if isinstance(check.get("measured"), dict) else {}
         checks.append(
             {
-                "name": str(check.get("name", "")),
+                "name": check_label(str(check.get("name", ""))),
                 "passed": bool(check.get("passed")),
                 "message": "" if message and message in feedback else message,
-                "measured": [(str(key), _show(value)) for key, value in measured.items()],
+                "measured": [(_label(key), _show(value)) for key, value in measured.items()],
             }
         )
     return checks
