@@ -232,6 +232,28 @@ def session_for(user: AbstractBaseUser, now: dt.datetime | None = None) -> Sessi
     )
 
 
+@dataclass(frozen=True, slots=True)
+class GradePreview:
+    """What pressing a grade would do to the card shown: back again today, and in how many days it is due."""
+
+    quality: int
+    again_today: bool
+    due_in_days: int
+
+
+def preview_grades(state: ReviewState, today: dt.date) -> list[GradePreview]:
+    """Each grade's outcome for `state`, by the same SM-2 code an answer goes through (best grade first)."""
+    redrill = is_redrill_today(state, today)
+    current = sm2.Sm2State(state.repetitions, state.easiness, state.interval)
+    previews = []
+    for quality in range(sm2.MAX_QUALITY, sm2.MIN_QUALITY - 1, -1):
+        outcome = sm2.answer(current, quality, redrill=redrill)
+        # A re-drill leaves the schedule as it is: the card stays due when it already was.
+        days = max(0, (state.due_on - today).days) if redrill else outcome.state.interval
+        previews.append(GradePreview(quality, outcome.redrill, days))
+    return previews
+
+
 # --- answering and undoing -------------------------------------------------------------------------
 
 

@@ -7,8 +7,10 @@ to the page (POST-redirect-GET), so plain form posts work the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
@@ -31,7 +33,34 @@ OUTCOME_MESSAGES = {
     queue.Outcome.STALE: "That card had already been answered (in another tab?); nothing changed.",
     queue.Outcome.NOTHING_TO_UNDO: "Nothing to undo today.",
 }
-GRADES = [(quality, sm2.QUALITY_MEANINGS[quality]) for quality in range(sm2.MAX_QUALITY, sm2.MIN_QUALITY - 1, -1)]
+# A word for each grade on its button; SM-2's own description goes under it where there is room.
+GRADE_NAMES = {5: "Perfect", 4: "Good", 3: "Hard", 2: "Almost", 1: "Wrong", 0: "Blackout"}
+
+
+@dataclass(frozen=True)
+class GradeButton:
+    quality: int
+    name: str
+    meaning: str
+    when: str  # where the card goes: "again today", "in 6 days"
+    when_short: str  # the same on the button: "today", "6 d"
+    tone: str  # fail (0-2: relearn), hard (3: correct, but back today), pass (4-5)
+
+
+def grade_buttons(next_card: queue.NextCard | None, today: dt.date) -> list[GradeButton]:
+    if next_card is None:
+        return []
+    buttons = []
+    for preview in queue.preview_grades(next_card.state, today):
+        days = preview.due_in_days
+        if preview.again_today:
+            when, short = "back again today", "today"
+        else:
+            when, short = f"due again in {days} day{'s' if days != 1 else ''}", f"{days} d"
+        tone = "pass" if preview.quality >= sm2.REDRILL_UNTIL else "hard" if preview.quality >= 3 else "fail"
+        meaning = sm2.QUALITY_MEANINGS[preview.quality]
+        buttons.append(GradeButton(preview.quality, GRADE_NAMES[preview.quality], meaning, when, short, tone))
+    return buttons
 
 
 def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -53,7 +82,7 @@ def _render_session(request: HttpRequest, notice: str = "", status: int = 200) -
     session = queue.session_for(request.user)
     context = {
         "session": session,
-        "grades": GRADES,
+        "grades": grade_buttons(session.next, session.today),
         "request_id": uuid.uuid4(),
         "undo_request_id": uuid.uuid4(),
         "notice": notice,

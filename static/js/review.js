@@ -15,11 +15,20 @@
   function showAnswer() {
     var details = reveal();
     if (!details || details.open) return false;
-    details.open = true;
-    var answer = details.querySelector(".card-answer");
-    if (answer) answer.focus();
+    details.open = true;  // the "toggle" listener below moves focus and scrolls
     return true;
   }
+
+  // However the answer was shown (Space, a click, a tap): focus it for screen readers and bring
+  // the grade buttons into view (on a phone they would otherwise sit below the fold).
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details || details.id !== "reveal" || !details.open) return;
+    var answer = details.querySelector(".card-answer");
+    if (answer) answer.focus({ preventScroll: true });
+    var grades = details.querySelector(".grades");
+    if (grades) grades.scrollIntoView({ block: "nearest" });
+  }, true);
 
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));

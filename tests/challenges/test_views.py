@@ -76,6 +76,10 @@ def test_htmx_submit_returns_polling_status_then_the_verdict_stops_polling(
     assert "hx-trigger" not in html  # polling stops
     assert "Loop stays free" in html and "<dt>stall ms</dt><dd>410</dd>" in html
     assert "requests.get(url)" in html
+    assert "Not passed yet · quality 1 of 5" in html
+    assert (
+        "Quality 1 of 5 (the grade an attempt gives, as you grade a card): the challenge&#x27;s practice card" in html
+    )
     assert 'hx-swap-oob="true"' in html  # the attempts table is refreshed with the verdict
 
 

@@ -439,3 +439,17 @@ def test_next_due_date_when_done():
 )
 def test_duration_is_clamped(raw, expected):
     assert queue.clamp_duration(raw) == expected
+
+
+def test_each_grade_previews_where_the_card_goes_by_the_sm2_rules():
+    user = make_user()
+    # Second repetition (n=1 done, I(1)=1): 4 and 5 give I(2)=6 days; below 4 the card comes back today.
+    state = make_state(user=user, due_on=TODAY, repetitions=1, interval=1, last_reviewed_on=TODAY - dt.timedelta(1))
+    previews = {p.quality: (p.again_today, p.due_in_days) for p in queue.preview_grades(state, TODAY)}
+    assert previews[5] == (False, 6) and previews[4] == (False, 6)
+    assert previews[3] == (True, 6)  # passed, so the schedule moves on, but a re-drill comes today
+    assert previews[2] == (True, 1) and previews[0] == (True, 1)  # failed: starts over at 1 day
+    # A re-drill moves no schedule: the card stays due when it already was.
+    redrill = make_state(user=user, due_on=TODAY + dt.timedelta(1), redrill=True, last_reviewed_on=TODAY)
+    previews = {p.quality: (p.again_today, p.due_in_days) for p in queue.preview_grades(redrill, TODAY)}
+    assert previews[5] == (False, 1) and previews[3] == (True, 1)

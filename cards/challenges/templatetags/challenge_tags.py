@@ -81,3 +81,19 @@ def verdict_checks(verdict: Any) -> list[dict[str, Any]]:
             }
         )
     return checks
+
+
+@register.filter
+def quality_note(quality: Any) -> str:
+    """What an attempt's quality (0-5) means for the learner: it grades the challenge's practice card."""
+    if not isinstance(quality, int):
+        return ""
+    if quality >= 5:
+        effect = "the top grade: the challenge's practice card in your reviews moves furthest ahead"
+    elif quality == 4:
+        effect = "the challenge's practice card in your reviews moves ahead, a little less far than with 5"
+    elif quality == 3:
+        effect = "a pass, but the challenge's practice card comes back in today's review for another try"
+    else:
+        effect = "the challenge's practice card starts over in your reviews and comes back today"
+    return f"Quality {quality} of 5 (the grade an attempt gives, as you grade a card): {effect}."
