@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -65,6 +66,28 @@ class Profile(models.Model):
                 study_day=zone_date, study_day_began_at=began, study_day_ends_at=ends
             )
         return zone_date
+
+
+# The regions of the IANA database's place names ("Europe/Paris"); the rest are aliases and
+# oddities a learner should not be offered ("localtime", "Factory", "US/Eastern", "Etc/GMT+5").
+ZONE_REGIONS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Arctic",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    """The time zones to choose from, one spelling each: UTC, then every place by name ("America/New York")."""
+    places = sorted(name for name in zoneinfo.available_timezones() if name.split("/", 1)[0] in ZONE_REGIONS)
+    return [("UTC", "UTC")] + [(name, name.replace("_", " ")) for name in places]
 
 
 def midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:

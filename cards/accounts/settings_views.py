@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,15 +10,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from cards.accounts.models import Profile
+from cards.accounts.models import Profile, timezone_choices
 
 DEFAULT_TIMEZONE = Profile._meta.get_field("timezone").default
 HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
-
-
-def timezone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone this machine knows, sorted, as select options."""
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
 class ReminderSettingsForm(forms.ModelForm):
@@ -52,6 +45,10 @@ class ReminderSettingsForm(forms.ModelForm):
             if account_email
             else "Your account has no address, so reminders need one here."
         )
+        current = self.instance.timezone
+        if current and current not in dict(self.fields["timezone"].choices):
+            # Saved under a name no longer offered (an alias such as "US/Eastern"): keep it choosable.
+            self.fields["timezone"].choices = [(current, current), *self.fields["timezone"].choices]
         if self.instance.timezone == DEFAULT_TIMEZONE and not self.is_bound:
             # The static script offers the browser's zone instead of the untouched default.
             self.fields["timezone"].widget.attrs["data-browser-default"] = "1"

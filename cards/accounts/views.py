@@ -16,7 +16,6 @@ every account may queue gradings, so unlimited accounts would mean unlimited gra
 from __future__ import annotations
 
 import unicodedata
-import zoneinfo
 from collections.abc import Iterator
 
 from django import forms
@@ -35,10 +34,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cards.accounts.login_throttle import client_ip
-from cards.accounts.models import Profile
+from cards.accounts.models import Profile, timezone_choices
 from studyapp import ratelimit
-
-TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
 class SignupForm(UserCreationForm):
@@ -54,7 +51,7 @@ class SignupForm(UserCreationForm):
         help_text="One short email a day at most, sent to the address above; change it any time in Settings.",
     )
     timezone = forms.ChoiceField(
-        choices=TIMEZONE_CHOICES,
+        choices=timezone_choices,
         initial="UTC",
         help_text="Your reviews reset at midnight in this time zone.",
     )

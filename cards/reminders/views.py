@@ -35,6 +35,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if user is None:
         return _page(request, "invalid", status=400)
     if request.method == "GET":
+        if not Profile.objects.filter(user=user, reminders_enabled=True).exists():
+            return _page(request, "already")  # a link used before (or reminders turned off since)
         return _page(request, "confirm", token=token)
     Profile.objects.update_or_create(user=user, defaults={"reminders_enabled": False})
     return _page(request, "done")

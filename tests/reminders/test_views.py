@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.core import signing
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from cards.accounts.models import Profile
 from cards.reminders.message import UNSUBSCRIBE_SALT, unsubscribe_token
-from tests.factories import make_learner
+from tests.factories import make_learner, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +126,10 @@ def test_confirm_button_unsubscribes_without_login_or_csrf_token():
     response = client.post(url, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "You are unsubscribed" in response.content.decode()
     assert not enabled(user)
+    # The same link again: it says so instead of asking a second time.
+    again = client.get(url).content.decode()
+    assert "You are already unsubscribed" in again and "Stop reminder emails?" not in again
+    assert "<form" not in again.split("<main")[-1]
 
 
 def test_rfc8058_one_click_post():
@@ -189,3 +194,29 @@ def test_admin_lists_sendings_read_only(admin_client: Client):
     assert admin_client.get(reverse("admin:reminders_remindersend_add")).status_code == 403
     detail = admin_client.get(reverse("admin:reminders_remindersend_change", args=[row.pk]))
     assert detail.status_code == 200 and 'name="status"' not in detail.content.decode()
+
+
+def test_time_zones_are_offered_once_each_by_place_name(client: Client):
+    """No "localtime" or "Factory", one spelling per zone, the same list at sign-up and in Settings."""
+    signup = client.get(reverse("signup")).content.decode()
+    client.force_login(make_user())
+    settings_page = client.get(reverse("settings")).content.decode()
+
+    def options(html: str) -> list[tuple[str, str]]:
+        select = html.split('id="id_timezone"')[1].split("</select>")[0]
+        return re.findall(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', select)
+
+    offered = options(settings_page)
+    assert offered == options(signup)
+    values = [value for value, _ in offered]
+    assert "localtime" not in values and "Factory" not in values and "US/Eastern" not in values
+    assert values[0] == "UTC" and ("Africa/Addis_Ababa", "Africa/Addis Ababa") in offered
+    assert len(values) == len(set(values)) > 300
+
+
+def test_a_zone_saved_under_an_old_alias_can_still_be_kept(client: Client):
+    user = make_user(timezone="US/Eastern")
+    client.force_login(user)
+    data = {"reminder_hour": "9", "timezone": "US/Eastern", "reminder_email": ""}
+    assert client.post(reverse("settings"), data).status_code == 302
+    assert Profile.objects.get(user=user).reminder_hour == 9
