@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 from io import StringIO
@@ -81,6 +82,40 @@ def test_every_card_renders_and_its_code_is_highlighted(seed, part):
         )
         for word in plain_words[:5]:
             assert word in html, (card.key, word)
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def coroutine_bodies(tree: ast.Module) -> list[ast.AST]:
+    """The code that runs on an event loop: each `async def`, and a snippet with a bare `await` in it."""
+    bodies: list[ast.AST] = [node for node in ast.walk(tree) if isinstance(node, ast.AsyncFunctionDef)]
+    inside = {id(node) for body in bodies for node in ast.walk(body)}
+    if any(isinstance(node, ast.Await) and id(node) not in inside for node in ast.walk(tree)):
+        bodies.append(tree)  # a fragment of a coroutine, shown without its `async def`
+    return bodies
+
+
+def test_no_card_makes_an_executor_inside_a_coroutine(seed):
+    """The deck says to reuse one pool; its own code must not build and shut one down on the loop per call."""
+    for card in seed.cards:
+        for block in python_blocks(card.question + card.answer):
+            for body in coroutine_bodies(ast.parse(block)):
+                for node in ast.walk(body):
+                    if isinstance(node, ast.Call) and "Executor" in ast.unparse(node.func):
+                        raise AssertionError(f"{card.key}: {ast.unparse(node)} runs on the event loop")
+    offload = next(card for card in seed.cards if card.key == "offload-blocking-call")
+    assert "POOL = concurrent.futures.ProcessPoolExecutor()" in offload.answer
+
+
+def test_code_in_the_deck_is_valid_python(seed):
+    for card in seed.cards:
+        for block in python_blocks(card.question + card.answer):
+            try:
+                ast.parse(block)
+            except SyntaxError as error:
+                raise AssertionError(f"{card.key}: {error}") from None
 
 
 def test_answers_teach_with_code_where_it_helps(seed):
