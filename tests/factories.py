@@ -186,3 +186,13 @@ def make_unsent_claim(*, user: AbstractBaseUser, local_date: dt.date, claimed_at
     return ReminderSend.objects.create(
         user=user, local_date=local_date, claimed_at=claimed_at, claim_token=uuid.uuid4(), due_count=1
     )
+
+
+def settings_form(**fields: str | None) -> dict[str, str]:
+    """What the Settings form posts, as a browser sends it; a field given as None is left out."""
+    data = {
+        "timezone": "UTC", "new_cards_per_day": "20", "new_card_order": "reviews_first", "reminder_hour": "8",
+        "reminder_email": "",
+    }  # fmt: skip
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}

@@ -12,11 +12,17 @@ from django.db import models
 
 
 class Profile(models.Model):
-    """Per-user preferences: time zone (the day boundary for reviews) and reminders."""
+    """Per-user preferences: time zone (the day boundary for reviews), the day's new cards, and reminders."""
+
+    class NewCardOrder(models.TextChoices):
+        REVIEWS_FIRST = "reviews_first", "Reviews first, then new cards"
+        NEW_FIRST = "new_first", "New cards first, then reviews"
+        MIXED = "mixed", "Mixed: new cards alternate with reviews"
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     timezone = models.CharField(max_length=64, default="UTC")
     new_cards_per_day = models.PositiveSmallIntegerField(default=20, validators=[MaxValueValidator(500)])
+    new_card_order = models.CharField(max_length=16, choices=NewCardOrder.choices, default=NewCardOrder.REVIEWS_FIRST)
     # Off until the learner asks for them (at sign-up or in Settings), which needs an address.
     reminders_enabled = models.BooleanField(default=False)
     reminder_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])

@@ -16,8 +16,8 @@ DEFAULT_TIMEZONE = Profile._meta.get_field("timezone").default
 HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-class ReminderSettingsForm(forms.ModelForm):
-    """Reminders on or off, the local hour, the time zone and the address, validated together."""
+class SettingsForm(forms.ModelForm):
+    """The learner's day (time zone, new cards, their order) and reminders, validated together."""
 
     reminder_hour = forms.TypedChoiceField(
         choices=HOUR_CHOICES,
@@ -31,9 +31,23 @@ class ReminderSettingsForm(forms.ModelForm):
         help_text="Your day (for reviews and reminders) starts at midnight here.",
     )
 
+    new_cards_per_day = forms.IntegerField(
+        min_value=0,
+        max_value=500,
+        label="New cards a day",
+        help_text="How many cards you have not seen yet a day may bring (0 to 500; 0 for reviews only).",
+    )
+    new_card_order = forms.ChoiceField(
+        choices=Profile.NewCardOrder.choices,
+        widget=forms.RadioSelect,
+        label="When new cards come",
+    )
+
     class Meta:
         model = Profile
-        fields = ("reminders_enabled", "reminder_hour", "timezone", "reminder_email")
+        fields = (
+            "timezone", "new_cards_per_day", "new_card_order", "reminders_enabled", "reminder_hour", "reminder_email",
+        )  # fmt: skip
         labels = {"reminders_enabled": "Email me when cards are due", "reminder_email": "Send reminders to"}
 
     def __init__(self, *args: object, account_email: str = "", **kwargs: object) -> None:
@@ -63,12 +77,12 @@ class ReminderSettingsForm(forms.ModelForm):
 @require_http_methods(["GET", "POST"])
 @login_required
 def settings_page(request: HttpRequest) -> HttpResponse:
-    """Show and save the logged-in learner's own reminder settings."""
+    """Show and save the logged-in learner's own settings."""
     profile, _ = Profile.objects.get_or_create(user=request.user)
     # Record the study day in progress in the zone it began in, before a new zone can be saved: a
     # change of zone then neither ends it early nor hands out a second batch of new cards.
     profile.today(timezone.now())
-    form = ReminderSettingsForm(request.POST or None, instance=profile, account_email=request.user.email)
+    form = SettingsForm(request.POST or None, instance=profile, account_email=request.user.email)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Settings saved.")

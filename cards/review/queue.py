@@ -3,7 +3,8 @@
 The rules, in the learner's own day (Profile.timezone):
 
 - Scheduled reviews come first: states due on or before today, oldest first.
-- Then new cards, in Card position order, up to Profile.new_cards_per_day a day.
+- Then new cards, in Card position order, up to Profile.new_cards_per_day a day. The learner
+  may put them first instead, or spread them among the reviews (Profile.new_card_order).
   A new card's ReviewState is created when it is first shown (race-safe on the
   unique (user, card) constraint), with `introduced_on` today: those count
   against the limit.
@@ -199,9 +200,27 @@ def show_new_card(user: AbstractBaseUser, card_id: int, today: dt.date) -> Revie
     return state
 
 
-def next_card(user: AbstractBaseUser, today: dt.date, new_allowed: bool) -> NextCard | None:
-    """The card to show now: due reviews, then new cards, then re-drills; None when done for today."""
+def new_card_turn(order: str, progress: Progress) -> bool:
+    """With both due reviews and new cards waiting, is it a new card's turn? (Profile.new_card_order)"""
+    if order == Profile.NewCardOrder.NEW_FIRST:
+        return True
+    if order == Profile.NewCardOrder.MIXED:
+        return progress.done % 2 == 1  # a review, a new card, a review...: new ones after each review answered
+    return False
+
+
+def next_card(user: AbstractBaseUser, today: dt.date, new_allowed: bool, new_first: bool = False) -> NextCard | None:
+    """The card to show now: due reviews, then new cards, then re-drills; None when done for today.
+
+    `new_first` puts a new card before the due reviews (a new card already shown comes first).
+    """
     states = ReviewState.objects.for_user(user).select_related("card")
+    if new_first and new_allowed:
+        shown = states.never_answered().filter(due_on__lte=today).order_by("id").first()
+        if shown is not None:
+            return NextCard(shown, "new")
+        if (card_id := first_new_card_id(user)) is not None:
+            return NextCard(show_new_card(user, card_id, today), "new")
     due = states.due_for(today).order_by("due_on", "id").first()
     if due is not None:
         # A card shown when new and not yet answered is still "new" to the learner.
@@ -219,7 +238,10 @@ def session_for(user: AbstractBaseUser, now: dt.datetime | None = None) -> Sessi
     profile = profile_for(user)
     today = local_today(profile, now)
     progress = progress_for(user, profile, today)
-    upcoming = next_card(user, today, new_allowed=progress.new > 0)
+    new_allowed = progress.new > 0
+    upcoming = next_card(
+        user, today, new_allowed, new_first=new_allowed and new_card_turn(profile.new_card_order, progress)
+    )
     next_due_on = None
     if upcoming is None:
         next_due_on = ReviewState.objects.for_user(user).next_due_after(today)

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from cards.accounts.models import Profile
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, settings_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
@@ -48,7 +48,7 @@ def test_without_an_address_reminders_are_off_and_settings_save(client):
     profile = Profile.objects.get(user__username="ada")
     assert not profile.reminders_enabled
     # The learner changes only the time zone: saved, with no demand for an address.
-    data = {"reminder_hour": "8", "timezone": "America/Los_Angeles", "reminder_email": ""}
+    data = settings_form(timezone="America/Los_Angeles")
     assert client.post(reverse("settings"), data).status_code == 302
     profile.refresh_from_db()
     assert (profile.timezone, profile.reminders_enabled) == ("America/Los_Angeles", False)

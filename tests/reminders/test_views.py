@@ -12,13 +12,13 @@ from django.urls import reverse
 
 from cards.accounts.models import Profile
 from cards.reminders.message import UNSUBSCRIBE_SALT, unsubscribe_token
-from tests.factories import make_learner, make_user
+from tests.factories import make_learner, make_user, settings_form
 
 pytestmark = pytest.mark.django_db
 
 
 def form_data(**overrides: object) -> dict:
-    data = {"reminders_enabled": "on", "reminder_hour": "7", "timezone": "Europe/Paris", "reminder_email": ""}
+    data = settings_form(reminders_enabled="on", reminder_hour="7", timezone="Europe/Paris")
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -217,6 +217,39 @@ def test_time_zones_are_offered_once_each_by_place_name(client: Client):
 def test_a_zone_saved_under_an_old_alias_can_still_be_kept(client: Client):
     user = make_user(timezone="US/Eastern")
     client.force_login(user)
-    data = {"reminder_hour": "9", "timezone": "US/Eastern", "reminder_email": ""}
+    data = settings_form(reminder_hour="9", timezone="US/Eastern")
     assert client.post(reverse("settings"), data).status_code == 302
     assert Profile.objects.get(user=user).reminder_hour == 9
+
+
+def test_settings_set_new_cards_a_day_and_their_order(client: Client):
+    user = make_user()
+    client.force_login(user)
+    page = client.get(reverse("settings")).content.decode()
+    assert "New cards a day" in page and "Mixed: new cards alternate with reviews" in page
+    response = client.post(reverse("settings"), settings_form(new_cards_per_day="5", new_card_order="mixed"))
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=user)
+    assert (profile.new_cards_per_day, profile.new_card_order) == (5, "mixed")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"new_cards_per_day": "501"}, "less than or equal to 500"),
+        ({"new_cards_per_day": "-1"}, "greater than or equal to 0"),
+        ({"new_cards_per_day": ""}, "This field is required"),
+        ({"new_card_order": "random"}, "Select a valid choice"),
+    ],
+)
+def test_bad_day_settings_are_refused_and_nothing_changes(client: Client, fields, message):
+    user = make_user(timezone="Europe/Paris")
+    client.force_login(user)
+    response = client.post(reverse("settings"), settings_form(timezone="Asia/Tokyo", **fields))
+    assert response.status_code == 400 and message in response.content.decode()
+    profile = Profile.objects.get(user=user)
+    assert (profile.timezone, profile.new_cards_per_day, profile.new_card_order) == (
+        "Europe/Paris",
+        20,
+        "reviews_first",
+    )

@@ -453,3 +453,45 @@ def test_each_grade_previews_where_the_card_goes_by_the_sm2_rules():
     redrill = make_state(user=user, due_on=TODAY + dt.timedelta(1), redrill=True, last_reviewed_on=TODAY)
     previews = {p.quality: (p.again_today, p.due_in_days) for p in queue.preview_grades(redrill, TODAY)}
     assert previews[5] == (False, 1) and previews[3] == (True, 1)
+
+
+def kinds_in_order(user, count: int) -> list[str]:
+    """The kinds of the next `count` cards, answering each with 5."""
+    kinds = []
+    for _ in range(count):
+        upcoming = shown(user)
+        kinds.append(upcoming.kind)
+        assert answer(user, upcoming.state, 5).outcome is queue.Outcome.APPLIED
+    return kinds
+
+
+def due_reviews_and_new_cards(user, due: int, new: int) -> None:
+    deck = make_deck()
+    for _ in range(due):
+        make_state(user=user, card=make_card(deck=deck), due_on=TODAY, repetitions=1, interval=1,
+                   last_reviewed_on=TODAY - dt.timedelta(1))  # fmt: skip
+    for _ in range(new):
+        make_card(deck=deck)
+
+
+@pytest.mark.parametrize(
+    ("order", "kinds"),
+    [
+        ("reviews_first", ["review"] * 4 + ["new"] * 2),
+        ("new_first", ["new"] * 2 + ["review"] * 4),
+        ("mixed", ["review", "new", "review", "new", "review", "review"]),
+    ],
+)
+def test_the_learner_chooses_when_new_cards_come(order, kinds):
+    user = make_user(new_cards_per_day=2, new_card_order=order)
+    due_reviews_and_new_cards(user, due=4, new=3)
+    assert kinds_in_order(user, 6) == kinds
+    assert shown(user) is None  # the third new card waits for tomorrow, whatever the order
+
+
+def test_new_first_shows_a_new_card_already_on_screen_before_another():
+    user = make_user(new_cards_per_day=3, new_card_order="new_first")
+    due_reviews_and_new_cards(user, due=1, new=3)
+    first = shown(user)
+    assert first.kind == "new"
+    assert shown(user).state.pk == first.state.pk  # reloading the page does not introduce a second one

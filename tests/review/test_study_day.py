@@ -15,7 +15,7 @@ from django.urls import reverse
 from cards.accounts.models import Profile
 from cards.review import queue
 from cards.review.models import ReviewState
-from tests.factories import make_cards, make_user
+from tests.factories import make_cards, make_user, settings_form
 from tests.time_helpers import utc
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def test_the_settings_page_records_the_day_in_progress_before_changing_zone(clie
     client.force_login(user)
     client.get(reverse("review"))  # one new card shown: introduced today
     today = Profile.objects.get(user=user).study_day
-    data = {"reminder_hour": "8", "timezone": "Pacific/Pago_Pago", "reminder_email": ""}
+    data = settings_form(timezone="Pacific/Pago_Pago", new_cards_per_day="3")
     assert client.post(reverse("settings"), data).status_code == 302
     profile = Profile.objects.get(user=user)
     assert (profile.timezone, profile.study_day) == ("Pacific/Pago_Pago", today)
