@@ -173,9 +173,15 @@ def card_label(card: Card, limit: int = 60) -> str:
 
 
 @require_GET
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The day at a glance: what is due today, new cards, re-drills pending, and when the next review is."""
+    """The day at a glance: what is due today, new cards, re-drills pending, and when the next review is.
+
+    A visitor who is not logged in gets the front page instead: what the app is, a real card from
+    the deck, what a challenge's feedback reads like, and the way to sign up.
+    """
+    if not request.user.is_authenticated:
+        sample = Card.objects.select_related("deck").order_by("position", "id").first()
+        return render(request, "review/welcome.html", {"sample": sample, "cards": Card.objects.count()})
     profile = queue.profile_for(request.user)
     today = queue.local_today(profile)
     progress = queue.progress_for(request.user, profile, today)

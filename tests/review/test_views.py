@@ -43,13 +43,24 @@ def answer_fields(client, quality: int, **headers) -> dict[str, str]:
 
 
 def test_pages_need_a_login(client):
-    for name in ("home", "review"):
-        response = client.get(reverse(name))
-        assert response.status_code == 302
-        assert response["Location"].startswith(reverse("login"))
+    response = client.get(reverse("review"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
     response = client.post(reverse("review_answer"), {"state": 1, "version": 0, "quality": 5})
     assert response.status_code == 302
     assert not ReviewLog.objects.exists()
+
+
+def test_a_visitor_gets_the_front_page_with_a_real_card_and_the_way_in(client):
+    make_cards(3, question="What does `await` {i} give up?", answer="The loop, until {i}.")
+    html = client.get(reverse("home")).content.decode()
+    assert '<h1 id="welcome-heading">Learn backend concepts for good</h1>' in html
+    assert "What does <code>await</code> 1 give up?" in html and "(3 cards)" in html  # the first card, rendered
+    assert f'href="{reverse("signup")}"' in html and f'href="{reverse("login")}"' in html
+    assert "Live code challenges" in html and "Due for review" not in html
+    # Logged in, the same address is the learner's day.
+    client.force_login(make_user())
+    assert "Due for review" in client.get(reverse("home")).content.decode()
 
 
 def test_an_expired_session_under_htmx_sends_the_page_to_log_in(client):
@@ -70,10 +81,11 @@ def test_log_in_and_log_out(client):
     assert b'name="username"' in login_page.content
     response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302
-    assert client.get(reverse("home")).status_code == 200
+    assert "Due for review" in client.get(reverse("home")).content.decode()
     assert client.get(reverse("logout")).status_code == 405  # logging out takes a POST
     assert client.post(reverse("logout")).status_code == 302
-    assert client.get(reverse("home")).status_code == 302
+    assert client.get(reverse("review")).status_code == 302
+    assert "Due for review" not in client.get(reverse("home")).content.decode()  # the front page again
 
 
 # --- home ---------------------------------------------------------------------------------------

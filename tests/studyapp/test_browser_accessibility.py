@@ -218,6 +218,9 @@ def test_every_learner_page_passes_the_audit(page):
         quality=2,
         finished_at=timezone.now() - dt.timedelta(minutes=1),
     )
+    page.goto("/")  # the front page a visitor gets, with the card above as its sample
+    page.locator(".sample-reveal summary").click()
+    problems += audit(page, "/ (visitor)") + focus_rings(page, "/ (visitor)")
     log_in(page, user.username)
     pages = ("/", "/challenges/", f"/challenges/{challenge.slug}/", f"/submissions/{attempt.pk}/", "/settings/")
     for path in (*pages, "/accounts/password/change/"):

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 # URL names anyone may open, and why.
 PUBLIC = {
+    "home": "for a visitor, the front page: what the app is and a sample card from the shared deck",
     "login": "the log-in page",
     "signup": "the sign-up page",
     "password_reset": "asking for a reset link: the same answer whether or not the address is known, rate-limited",
