@@ -58,13 +58,17 @@ def challenge_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def challenge_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The prompt, the editor (the learner's last code, or the starter), the latest status and past attempts."""
+    """The prompt, the editor (the learner's last code, or the starter), the latest status and past attempts.
+
+    `?code=starter` puts the starter code back in the editor (the reset, without JavaScript).
+    """
     challenge = get_object_or_404(Challenge, slug=slug, is_active=True)
     context = _status_context(request, challenge, None)
     attempts = context["attempts"]
     latest = attempts[0] if attempts else None
     context["submission"] = latest
-    context["code"] = latest.code if latest else challenge.starter_code
+    reset = request.GET.get("code") == "starter"
+    context["code"] = challenge.starter_code if reset or latest is None else latest.code
     return render(request, "challenges/detail.html", context)
 
 

@@ -40,3 +40,31 @@ function enhance(textarea) {
 for (const textarea of document.querySelectorAll("textarea[data-editor]")) {
   enhance(textarea);
 }
+
+// "Reset to the starter code" in place (the link reloads the page with it, without JavaScript),
+// with a way back to what was there: a reset should lose nothing.
+const reset = document.getElementById("reset-starter");
+const undo = document.getElementById("undo-reset");
+const starter = document.querySelector(".starter pre code");
+const code = document.getElementById("code");
+const editor = document.querySelector(".code-editor");
+if (reset && undo && starter && code && editor) {
+  let before = null;
+  const put = (text) => {
+    editor.codeJar.updateCode(text);
+    code.value = text;
+  };
+  reset.addEventListener("click", (event) => {
+    event.preventDefault();
+    before = code.value;
+    put(starter.textContent);
+    undo.hidden = false;
+    editor.focus();
+  });
+  undo.addEventListener("click", () => {
+    if (before !== null) put(before);
+    before = null;
+    undo.hidden = true;
+    editor.focus();
+  });
+}

@@ -216,3 +216,13 @@ def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, l
     assert "<dt>calls</dt><dd>1, 2, 3</dd>" in html
     assert "&quot;" not in html.split('id="submission-status"')[1].split("</div>")[0]
     assert "is-passed" in html
+
+
+def test_reset_to_starter_without_javascript_puts_the_starter_back(client, learner, challenge):
+    make_submission(user=learner, challenge=challenge, code="print('my own attempt')\n", status="graded")
+    page = client.get(reverse("challenge_detail", args=[challenge.slug])).content.decode()
+    assert "print(&#x27;my own attempt&#x27;)" in page.split('id="code"')[1].split("</textarea>")[0]
+    assert 'href="?code=starter"' in page
+    reset = client.get(reverse("challenge_detail", args=[challenge.slug]), {"code": "starter"}).content.decode()
+    editor = reset.split('id="code"')[1].split("</textarea>")[0]
+    assert "my own attempt" not in editor and editor.endswith(">FAIL\n")  # the starter (FAILING)
