@@ -393,9 +393,18 @@ def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
     expected_job = ExpectedJob([(seed, p["rounds"]) for seed in seeds])
     limits = {**DEFAULT_LIMITS, **p["limits"]}
     watch = Watch(limits=limits)
+    run, expected = run_watched("cpu_offload", code, spec, limits, watch, expected_job)
+    return judge(run, watch, expected, p["interval"], code)
+
+
+def run_watched(
+    harness: str, code: str, spec: Mapping[str, Any], limits: Mapping[str, Any], watch: Any, expected_job: ExpectedJob
+) -> tuple[Run, Expected | None]:
+    """Run `harness` on the learner's code under `watch` (stopped when the run ends), while `expected_job`
+    computes the right values outside the sandbox; those are waited for only if the run returned results."""
     try:
         try:
-            run = run_harness("cpu_offload", {"solution.py": code}, spec, limits, on_ready=watch.on_ready)
+            run = run_harness(harness, {"solution.py": code}, spec, limits, on_ready=watch.on_ready)
         finally:
             watch.stop()
     except BaseException:
@@ -403,8 +412,8 @@ def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
         raise
     if results_from(run, watch.pid) is None:
         expected_job.cancel()  # no results to check: the verdict needs no expected values
-        return judge(run, watch, None, p["interval"], code)
-    return judge(run, watch, expected_job.result(), p["interval"], code)
+        return run, None
+    return run, expected_job.result()
 
 
 @dataclass(frozen=True, slots=True)

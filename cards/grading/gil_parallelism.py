@@ -38,15 +38,14 @@ overrides).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict
-from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, did_not_finish
-from .measure import Handshake, Run, join_lines, ms, require_params, run_harness
+from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, did_not_finish, results_from, run_watched
+from .measure import Handshake, Run, join_lines, ms, require_params
 
 PARAMS = {
     "jobs_per_core": (int, 8),
@@ -97,35 +96,13 @@ def grade_gil_parallelism(code: str, params: Mapping[str, Any]) -> Verdict:
     expected_job = ExpectedJob([(seed, rounds) for seed, rounds in jobs])
     limits = {**DEFAULT_LIMITS, **p["limits"]}
     watch = TreeWatch(limits)
-    try:
-        try:
-            run = run_harness("gil_parallelism", {"solution.py": code}, {"jobs": jobs}, limits, on_ready=watch.on_ready)
-        finally:
-            watch.stop()
-    except BaseException:
-        expected_job.cancel()
-        raise
-    if results_from(run, watch.pid) is None:
-        expected_job.cancel()  # no results to check: the verdict needs no expected values
-        return judge(run, watch, None, p["share"], cores)
-    return judge(run, watch, expected_job.result(), p["share"], cores)
+    run, expected = run_watched("gil_parallelism", code, {"jobs": jobs}, limits, watch, expected_job)
+    return judge(run, watch, expected, p["share"], cores)
 
 
 def _from_harness(run: Run, pid: int | None, kind: str) -> list[str]:
     """Payloads of `kind` events sent by the harness's process (the kernel names each sender)."""
     return [e.payload for e in run.recording.of_kind(kind) if pid is not None and e.pid == pid]
-
-
-def results_from(run: Run, pid: int | None) -> list | None:
-    """The last `result` the harness's process sent (right values cost CPU time the kernel accounts for)."""
-    payloads = _from_harness(run, pid, "result")
-    if not payloads:
-        return None
-    try:
-        value = json.loads(payloads[-1])
-    except ValueError:
-        return None
-    return value if isinstance(value, list) else None
 
 
 def judge(run: Run, watch: TreeWatch, expected: Expected | None, share: float, cores: int) -> Verdict:
