@@ -582,9 +582,28 @@ def judge(run: Run, watch: Watch, expected: Expected | None, interval: float, co
         [
             feedback(checks, evidence, expected, work_seen),
             blamed_line(run, watch.pid, code, passed),
+            below_five(evidence.own, allowed_own, evidence.blocked_work, allowed_blocked_work) if quality == 4 else "",
         ]
     )
     return Verdict(passed, quality, checks, text, timings)
+
+
+def below_five(own: float, allowed_own: float, blocked_work: float, allowed_blocked_work: float) -> str:
+    """Why a pass scored 4, not 5: a 5 needs at most half of each allowance (seconds in, words out)."""
+    parts = []
+    if own > allowed_own / 2:
+        parts.append(f"the loop's process spent {ms(own)} ms of CPU (a 5 needs at most {ms(allowed_own / 2)} ms)")
+    if blocked_work > allowed_blocked_work / 2:
+        parts.append(
+            f"the loop's thread sat waiting while {ms(blocked_work)} ms of the work ran "
+            f"(a 5 needs at most {ms(allowed_blocked_work / 2)} ms)"
+        )
+    if not parts:
+        return ""
+    return (
+        "Quality 4, not 5: " + " and ".join(parts) + ". Make the pool once and reuse it (starting worker "
+        "processes costs the loop's process CPU), and `await` each result instead of waiting for it."
+    )
 
 
 def feedback(checks: tuple[Check, ...], ev: LoopEvidence, expected: Expected, work_seen: bool) -> str:

@@ -184,7 +184,18 @@ def judge(run: Run, watch: TreeWatch, expected: Expected | None, share: float, c
         checks, work=work, total=total, largest=largest, own=own, parallel=parallel, busy=busy,
         threads=tree.busy_threads(), cores=cores, work_seen=work_seen, took_ms=took_ms,
     )  # fmt: skip
+    if quality == 4:
+        text = join_lines([text, below_five(net_parallel, needed_parallel)])
     return Verdict(passed, quality, checks, text, timings)
+
+
+def below_five(net_parallel: float, needed_parallel: float) -> str:
+    """Why a pass scored 4, not 5: a 5 needs twice the side-by-side time a pass needs (seconds in, words out)."""
+    return (
+        f"Quality 4, not 5: {ms(max(0.0, net_parallel))} ms of the jobs ran side by side with another process's; a "
+        f"5 needs {ms(2 * needed_parallel)} ms. Start every job at once on one pool with a process per core, "
+        "and give each process whole jobs rather than many small pieces."
+    )
 
 
 def feedback(

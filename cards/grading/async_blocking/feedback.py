@@ -298,3 +298,24 @@ def hint_feedback(hints: list[dict[str, Any]], loop_passed: bool) -> str:
             "(perhaps that line never runs, or it runs off the loop)."
         )
     return f"Hint from ruff's ASYNC rules: {listed}."
+
+
+# A pass scores 5 when the loop's thread stays within this share of each bound, 4 above it.
+TOP_MARGIN = 0.6
+
+
+def below_five(cpu: float, holding: float, bound_computing: float, bound_blocked: float) -> str:
+    """Why a pass scored 4, not 5, and what would make it 5 (seconds in, words out)."""
+    parts = []
+    if cpu > TOP_MARGIN * bound_computing:
+        parts.append(f"computed for {ms_fine(cpu)} (a 5 needs at most {ms_fine(TOP_MARGIN * bound_computing)})")
+    if holding > TOP_MARGIN * bound_blocked:
+        parts.append(f"was held for {ms_fine(holding)} (a 5 needs at most {ms_fine(TOP_MARGIN * bound_blocked)})")
+    if not parts:
+        return ""
+    return (
+        "Quality 4, not 5: the loop's thread "
+        + " and ".join(parts)
+        + ". The usual cost is set-up repeated for every call: "
+        "make one `httpx.AsyncClient` and share it across the calls, and keep other work off the loop."
+    )

@@ -176,7 +176,7 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
     passed = all(c.passed for c in checks)
     if passed:
         margin = max(m.cpu / limit["computing"], m.holding / limit["blocked"])
-        quality = 5 if margin <= 0.6 else 4
+        quality = 5 if margin <= feedback.TOP_MARGIN else 4
     elif results.passed:
         quality = 2
     else:
@@ -195,6 +195,8 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
     hint = feedback.hint_feedback(hints, loop_ok)
     if hint:
         text.append(hint)
+    if passed and quality < 5:
+        text.append(feedback.below_five(m.cpu, m.holding, limit["computing"], limit["blocked"]))
     return Verdict(passed, quality, checks, "\n\n".join(text))
 
 
