@@ -71,7 +71,10 @@ def build(size: int) -> None:
         batch_size=2000,
     )
     Profile.objects.bulk_create(
-        (Profile(user=user, timezone=ZONES[i % len(ZONES)], reminder_hour=0) for i, user in enumerate(users)),
+        (
+            Profile(user=user, timezone=ZONES[i % len(ZONES)], reminder_hour=0, reminders_enabled=True)
+            for i, user in enumerate(users)
+        ),
         batch_size=2000,
     )
     ReviewState.objects.bulk_create(

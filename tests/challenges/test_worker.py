@@ -40,7 +40,7 @@ def outcomes(log: str) -> list[str]:
 
 
 def review_logs(stack: Stack) -> list[tuple]:
-    return stack.query("SELECT kind, quality FROM cards_reviewlog")
+    return stack.query("SELECT source, quality FROM cards_reviewlog")
 
 
 def test_worker_moves_a_submission_queued_running_graded_once_despite_duplicates(tmp_path, template):
@@ -68,7 +68,7 @@ def test_worker_moves_a_submission_queued_running_graded_once_despite_duplicates
         row = stack.submission(pk)
         assert (row["status"], row["attempts"], row["passed"], row["quality"]) == ("graded", 1, 1, 5)
         assert row["started_at"] <= row["finished_at"]
-        assert review_logs(stack) == [("review", 5)]
+        assert review_logs(stack) == [("challenge", 5)]  # the verdict on the practice card
 
 
 def test_worker_killed_mid_grading_leaves_it_for_the_next_worker_which_grades_it_once(tmp_path, template):
@@ -90,7 +90,7 @@ def test_worker_killed_mid_grading_leaves_it_for_the_next_worker_which_grades_it
 
         row = stack.submission(pk)
         assert (row["attempts"], row["passed"], row["quality"]) == (2, 1, 5)
-        assert review_logs(stack) == [("review", 5)]
+        assert review_logs(stack) == [("challenge", 5)]  # the verdict on the practice card
         # The worker logs the task's result just after the verdict is committed.
         wait_for(lambda: outcomes(stack.log(second)), 30, "the second worker's log line", interval=0.2)
         assert outcomes(stack.log(second)) == ["graded"]

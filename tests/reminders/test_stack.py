@@ -35,7 +35,7 @@ card = Card.objects.create(deck=deck, key="k", question="Why does requests block
 for i in range({LEARNERS}):
     user = get_user_model().objects.create_user(username=f"stack{{i}}", email=f"stack{{i}}@example.com")
     # Hour 0 in UTC: the chosen hour is reached whatever the time of day the test runs.
-    Profile.objects.create(user=user, timezone="UTC", reminder_hour=0)
+    Profile.objects.create(user=user, timezone="UTC", reminder_hour=0, reminders_enabled=True)
     ReviewState.objects.create(user=user, card=card, due_on=dt.date(2020, 1, 1))
 every, _ = IntervalSchedule.objects.get_or_create(every=2, period="seconds")
 task = PeriodicTask.objects.get(task="cards.reminder_tasks.send_due_reminders")

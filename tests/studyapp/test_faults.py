@@ -94,7 +94,7 @@ def test_redis_stopped_reviews_go_on_submissions_wait_and_are_graded_once_it_is_
                 pk = int(location.strip("/").split("/")[-1])
                 assert client.get(location).status_code == 200
 
-            rows = stack.query("SELECT kind, quality FROM cards_reviewlog")
+            rows = stack.query("SELECT source, quality FROM cards_reviewlog")
             assert rows == [("review", 4)] * 3
             assert stack.submission(pk)["status"] == "queued"
             # Redis being down costs time (connection attempts), not the answers: bounded, not hung.
