@@ -4,7 +4,7 @@ The rules, in the learner's own day (Profile.timezone):
 
 - Scheduled reviews come first: states due on or before today, oldest first.
 - Then new cards, in Card position order, up to Profile.new_cards_per_day a day. The learner
-  may put them first instead, or spread them among the reviews (Profile.new_card_order).
+  may put them first instead, or alternate them with the reviews (Profile.new_card_order).
   A new card's ReviewState is created when it is first shown (race-safe on the
   unique (user, card) constraint), with `introduced_on` today: those count
   against the limit.
@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -103,11 +102,6 @@ def profile_for(user: AbstractBaseUser) -> Profile:
         profile, _ = Profile.objects.get_or_create(user=user)
         user.profile = profile
         return profile
-
-
-def zone_of(profile: Profile) -> ZoneInfo:
-    """The profile's time zone; UTC when the stored name is unknown (never fail a review over it)."""
-    return profile.zone()
 
 
 def local_today(profile: Profile, now: dt.datetime | None = None) -> dt.date:
