@@ -7,7 +7,7 @@ import pytest
 from cards.accounts.models import Profile
 from tests.migration_helpers import migrate_to, migrate_to_latest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_reminders_are_turned_off_only_where_there_is_no_address() -> None:

@@ -25,7 +25,7 @@ from cards.reminders.models import ReminderSend
 from cards.review.models import ReviewLog, ReviewState
 from tests.migration_helpers import migrate_to, migrate_to_latest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 # The schema main had before the split: the cards app at 0008, none of the new apps yet.
 BEFORE_SPLIT = [

@@ -13,7 +13,7 @@ from cards.challenges.practice import request_id_for
 from cards.review.models import ReviewLog
 from tests.migration_helpers import migrate_to, migrate_to_latest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 BEFORE = [("review", "0002_reviewlog_source"), ("challenges", "0001_initial")]
 

@@ -212,7 +212,9 @@ def test_check_messages_are_not_repeated_and_measurements_read_plainly(client, l
         r"</thead><tbody><tr><td>5</td><td>12.5</td></tr><tr><td>9</td><td>0.25</td></tr></tbody></table>",
         html,
     )
-    assert '<tr><th scope="row">bound ms</th><td>15</td></tr><tr><th scope="row">strict</th><td>no</td></tr>' in html
+    # (PostgreSQL's jsonb keeps a dict's keys in an order of its own: each row is looked for alone.)
+    assert '<tr><th scope="row">bound ms</th><td>15</td></tr>' in html
+    assert '<tr><th scope="row">strict</th><td>no</td></tr>' in html
     assert "<dt>calls</dt><dd>1, 2, 3</dd>" in html
     assert "&quot;" not in html.split('id="submission-status"')[1].split("</div>")[0]
     assert "is-passed" in html
