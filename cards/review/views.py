@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from cards.models import Card
 from cards.review import queue, sm2
 from cards.review.models import ReviewState
+from studyapp.markdown import plain_text
 
 OUTCOME_MESSAGES = {
     queue.Outcome.DUPLICATE: "That was already recorded; nothing changed.",
@@ -168,8 +169,7 @@ def undo(request: HttpRequest) -> HttpResponse:
 def card_label(card: Card, limit: int = 60) -> str:
     """A card as a learner recognises it in one line: its question's first line, without Markdown marks."""
     line = next((line.strip() for line in card.question.splitlines() if line.strip()), card.key)
-    line = line.lstrip("#>*- ").replace("**", "").replace("`", "")
-    return Truncator(line).chars(limit)
+    return Truncator(plain_text(line)).chars(limit)  # the same Markdown-to-text the reminder email uses
 
 
 @require_GET
