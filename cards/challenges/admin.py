@@ -40,7 +40,7 @@ from studyapp import worker_heartbeat
 from . import tasks
 from .loader import practice_card_for
 from studyapp.markdown import render_markdown
-from .models import Challenge, ChallengeCheck, Submission
+from .models import AnswerReveal, Challenge, ChallengeCheck, Submission
 from .submissions import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -353,6 +353,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "status",
         "passed",
         "quality",
+        "after_reveal",
         "attempts",
         "error_message",
         "created_at",
@@ -407,6 +408,23 @@ class SubmissionAdmin(admin.ModelAdmin):
                 enqueue_on_commit(submission.pk)
                 requeued += 1
         self.message_user(request, f"{requeued} submission(s) queued again.")
+
+
+@admin.register(AnswerReveal)
+class AnswerRevealAdmin(admin.ModelAdmin):
+    """Who gave up on which challenge and saw its answer ("Show me"): a record, not edited here."""
+
+    list_display = ("user", "challenge", "revealed_at")
+    list_filter = ("challenge",)
+    search_fields = ("user__username", "challenge__slug")
+    list_select_related = ("user", "challenge")
+    readonly_fields = ("user", "challenge", "revealed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AnswerReveal | None = None) -> bool:
+        return False
 
 
 def grade_check_url(challenge: Challenge) -> str:

@@ -60,6 +60,9 @@ class Submission(models.Model):
     quality = models.PositiveSmallIntegerField(null=True, blank=True, validators=QUALITY_VALIDATORS)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started grading it.")
+    after_reveal = models.BooleanField(
+        default=False, help_text="Sent after the learner asked to see the answer: it scores at most 3."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +91,27 @@ class Submission(models.Model):
             )["last"]
             self.number = (last or 0) + 1
         super().save(*args, **kwargs)
+
+
+class AnswerReveal(models.Model):
+    """A learner gave up on a challenge and asked to see its answer ("Show me").
+
+    From then on the answer key is shown to them, and their later attempts score at most
+    REVEALED_MAX_QUALITY: a pass after seeing the answer is not a pass from memory.
+    """
+
+    REVEALED_MAX_QUALITY = 3
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_reveals")
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="reveals")
+    revealed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-revealed_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "challenge"], name="one_reveal_per_learner")]
+
+    def __str__(self) -> str:
+        return f"{self.user} saw the answer to {self.challenge_id}"
 
 
 class ChallengeCheck(models.Model):

@@ -37,6 +37,7 @@ from kombu.exceptions import OperationalError
 from studyapp import logs, ratelimit
 
 from cards.grading import InvalidSubmission, check_code, count
+from . import answers
 from .models import Challenge, Submission
 from .tasks import grade_submission
 
@@ -160,7 +161,12 @@ def submit(user: AbstractBaseUser, challenge: Challenge | str, code: str | bytes
             return Submitted(pending, created=False)
         _check_limits(user)
         submission = Submission.objects.create(
-            user=user, challenge=challenge, code=text, status=Submission.Status.QUEUED, queued_at=timezone.now()
+            user=user,
+            challenge=challenge,
+            code=text,
+            status=Submission.Status.QUEUED,
+            queued_at=timezone.now(),
+            after_reveal=answers.has_revealed(user, challenge),  # scores at most 3 when graded
         )
         enqueue_on_commit(submission.pk)
     return Submitted(submission, created=True)

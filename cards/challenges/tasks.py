@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from cards.grading import GradingError, InvalidSubmission, Verdict
 
-from . import practice
+from . import answers, practice
 from .models import Challenge, Submission
 
 logger = logging.getLogger(__name__)
@@ -147,13 +147,17 @@ def _give_up(running: QuerySet[Submission], now: datetime) -> int:
 
 
 def save_verdict(submission_id: int, attempt: int, verdict: Verdict) -> bool:
-    """Store the verdict and feed its quality to SM-2, together, if this attempt still owns the row."""
+    """Store the verdict and feed its quality to SM-2, together, if this attempt still owns the row.
+
+    An attempt sent after its learner saw the answer counts at most 3 (cards.challenges.answers).
+    """
     with transaction.atomic():
+        after_reveal = Submission.objects.filter(pk=submission_id).values_list("after_reveal", flat=True).first()
         saved = _fenced(submission_id, attempt).update(
             status=Status.GRADED,
             verdict=_verdict_json(verdict),
             passed=verdict.passed,
-            quality=verdict.quality,
+            quality=answers.capped_quality(verdict.quality, bool(after_reveal)),
             error_message="",
             finished_at=timezone.now(),
         )

@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cards.challenges import answers
 from cards.challenges.models import Challenge, Submission
 from cards.challenges.submissions import SubmissionRejected, submit
 
@@ -37,11 +38,15 @@ def _attempts(request: HttpRequest, challenge: Challenge) -> list[Submission]:
 
 
 def _status_context(request: HttpRequest, challenge: Challenge, submission: Submission | None) -> dict:
+    revealed = answers.has_revealed(request.user, challenge)
     return {
         "challenge": challenge,
         "submission": submission,
         "attempts": _attempts(request, challenge),
         "poll_seconds": POLL_SECONDS,
+        "revealed": revealed,
+        # The answer key (reference, measured order or lines) only once passed or given up.
+        "key_visible": revealed or answers.has_passed(request.user, challenge),
     }
 
 
@@ -101,6 +106,27 @@ def challenge_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if request.htmx:
         return render(request, "challenges/detail.html#status", _status_context(request, challenge, submission))
     return redirect("challenge_submission", pk=submission.pk)
+
+
+@require_POST
+@login_required
+@vary_on_headers("HX-Request")
+def challenge_reveal(request: HttpRequest, slug: str) -> HttpResponse:
+    """"Show me": the learner gives up and sees the answer; attempts from now on score at most 3.
+
+    The button sits in the code form, so the code as typed comes along: without JavaScript the
+    page comes back with it in the editor; with htmx only the answer and the verdict are swapped.
+    """
+    challenge = get_object_or_404(Challenge, slug=slug, is_active=True)
+    answers.reveal(request.user, challenge)
+    context = _status_context(request, challenge, None)
+    attempts = context["attempts"]
+    context["submission"] = attempts[0] if attempts else None
+    if request.htmx:
+        return render(request, "challenges/detail.html#revealed", context)
+    latest = context["submission"]
+    context["code"] = request.POST.get("code") or (latest.code if latest else challenge.starter_code)
+    return render(request, "challenges/detail.html", context)
 
 
 @require_GET

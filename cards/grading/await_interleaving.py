@@ -31,7 +31,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Check, GradingError, Verdict
-from .measure import FixtureReport, HttpFixture, Run, join_lines, never_awaited, require_params, run_harness
+from .measure import (
+    FixtureReport,
+    HttpFixture,
+    Run,
+    join_lines,
+    never_awaited,
+    require_params,
+    run_harness,
+    with_output,
+)
 
 ARRANGE_PARAMS = {
     "mode": (str, "arrange"),
@@ -81,7 +90,7 @@ def grade_await_interleaving(code: str, params: Mapping[str, Any]) -> Verdict:
             f"the harness could not bind the tasks to the fixture server (bound {registered}, "
             f"expected {task_names}): {run.describe_failure()}"
         )
-    return judge_arrangement(run, report, p["expected"], task_names, code)
+    return with_output(judge_arrangement(run, report, p["expected"], task_names, code), run)
 
 
 def events(run: Run) -> list[tuple[str | None, str]]:
@@ -287,4 +296,14 @@ def grade_prediction(code: str, p: Mapping[str, Any]) -> Verdict:
     else:
         feedback = f"{check.message} Write one printed line per line of your answer, exactly as the program prints it."
     quality = 5 if passed else (2 if sorted(predicted) == sorted(actual) else 1)
-    return Verdict(passed, quality, (check,), feedback)
+    return Verdict(passed, quality, (check,), feedback, answer_key={"lines": compare_lines(predicted, actual)})
+
+
+def compare_lines(predicted: list[str], actual: list[str]) -> list[dict[str, Any]]:
+    """Predicted against printed, line by line: the page shows `actual` only once the learner may see it."""
+    rows = []
+    for i in range(max(len(predicted), len(actual))):
+        mine = predicted[i] if i < len(predicted) else None
+        printed = actual[i] if i < len(actual) else None
+        rows.append({"predicted": mine, "actual": printed, "match": mine is not None and mine == printed})
+    return rows

@@ -27,19 +27,29 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The grader's answer. `quality` (0..5) feeds the challenge's SM-2 schedule."""
+    """The grader's answer. `quality` (0..5) feeds the challenge's SM-2 schedule.
+
+    `output` is what the learner's own program wrote ({"stdout": ..., "stderr": ...}, capped;
+    only from graders that run the learner's code). `answer_key` is what a learner may see
+    only once they have passed or given up (the measured order of a program's lines, the
+    measured blocking lines): the pages keep it hidden until then.
+    """
 
     passed: bool
     quality: int
     checks: tuple[Check, ...]
     feedback: str
     timings: Mapping[str, float] = field(default_factory=dict)
+    output: Mapping[str, str] = field(default_factory=dict)
+    answer_key: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checks"] = [asdict(check) for check in self.checks]
         data["checks"] = [{**c, "measured": dict(c["measured"])} for c in data["checks"]]
         data["timings"] = dict(self.timings)
+        data["output"] = dict(self.output)
+        data["answer_key"] = dict(self.answer_key)
         return data
 
 

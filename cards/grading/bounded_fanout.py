@@ -44,7 +44,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Check, GradingError, Verdict, count
-from .measure import FixtureCall, FixtureReport, HttpFixture, Run, join_lines, ms, require_params, run_harness
+from .measure import (
+    FixtureCall,
+    FixtureReport,
+    HttpFixture,
+    Run,
+    join_lines,
+    ms,
+    require_params,
+    run_harness,
+    with_output,
+)
 
 PARAMS = {
     "n": (int, 1000),
@@ -75,7 +85,7 @@ def grade_bounded_fanout(code: str, params: Mapping[str, Any]) -> Verdict:
             report = server.report()
     except SandboxUnavailable as exc:
         raise GradingError(f"the sandbox is unavailable, so the code was not run: {exc}") from exc
-    return judge(run, report, p)
+    return with_output(judge(run, report, p), run)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from typing import Any
 
 from . import kernel
 from .base import Check, GradingError, Verdict
-from .measure import HARNESS_DIR, Handshake, Run, join_lines, ms, require_params, run_harness
+from .measure import HARNESS_DIR, Handshake, Run, join_lines, ms, require_params, run_harness, with_output
 
 PARAMS = {
     "calls": (int, 3),
@@ -394,7 +394,7 @@ def grade_cpu_offload(code: str, params: Mapping[str, Any]) -> Verdict:
     limits = {**DEFAULT_LIMITS, **p["limits"]}
     watch = Watch(limits=limits)
     run, expected = run_watched("cpu_offload", code, spec, limits, watch, expected_job)
-    return judge(run, watch, expected, p["interval"], code)
+    return with_output(judge(run, watch, expected, p["interval"], code), run)
 
 
 def run_watched(

@@ -45,7 +45,7 @@ from typing import Any
 
 from .base import Check, GradingError, Verdict
 from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, did_not_finish, results_from, run_watched
-from .measure import Handshake, Run, join_lines, ms, require_params
+from .measure import Handshake, Run, join_lines, ms, require_params, with_output
 
 PARAMS = {
     "jobs_per_core": (int, 8),
@@ -97,7 +97,7 @@ def grade_gil_parallelism(code: str, params: Mapping[str, Any]) -> Verdict:
     limits = {**DEFAULT_LIMITS, **p["limits"]}
     watch = TreeWatch(limits)
     run, expected = run_watched("gil_parallelism", code, {"jobs": jobs}, limits, watch, expected_job)
-    return judge(run, watch, expected, p["share"], cores)
+    return with_output(judge(run, watch, expected, p["share"], cores), run)
 
 
 def _from_harness(run: Run, pid: int | None, kind: str) -> list[str]:

@@ -17,6 +17,7 @@ Django-free, like every grader.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import GradingError
+from .base import GradingError, Verdict
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
@@ -398,6 +399,33 @@ def clip(text: str, limit: int = 1500) -> str:
     """The last `limit` characters of learner-produced text, for a verdict's own fields only."""
     text = text.strip()
     return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# What a verdict keeps of each of the learner's streams: the start and the end (where a traceback is).
+OUTPUT_HEAD_CHARS = 1000
+OUTPUT_TAIL_CHARS = 3000
+
+
+def cap_output(text: str) -> str:
+    """`text` with its middle left out (and said so) when it is longer than the verdict keeps."""
+    if len(text) <= OUTPUT_HEAD_CHARS + OUTPUT_TAIL_CHARS:
+        return text
+    cut = len(text) - OUTPUT_HEAD_CHARS - OUTPUT_TAIL_CHARS
+    head, tail = text[:OUTPUT_HEAD_CHARS], text[-OUTPUT_TAIL_CHARS:]
+    return f"{head}\n[... {cut:,} characters left out ...]\n{tail}"
+
+
+def program_output(result: Any) -> dict[str, str]:
+    """What the learner's program wrote to stdout and stderr (a SandboxResult's), capped, for the page.
+
+    Shown to the learner as their program's output, never read for a verdict: the code writes what it likes.
+    """
+    return {"stdout": cap_output(result.stdout), "stderr": cap_output(result.stderr)}
+
+
+def with_output(verdict: Verdict, run: Run) -> Verdict:
+    """`verdict` carrying what the learner's program wrote in `run`."""
+    return dataclasses.replace(verdict, output=program_output(run.result))
 
 
 def last_traceback_line(stderr: str) -> str:

@@ -214,7 +214,21 @@ def grade_spot_blocking(code: str, params: Mapping[str, Any]) -> Verdict:
         + (f" and marked {len(wrong)} that do not" if wrong else "")
         + ".",
     )
-    return Verdict(passed, quality, (check,), feedback(program, key, found, missed, wrong, not_code, marked))
+    answer_key = {
+        "blocking_lines": [
+            {
+                "line": site.statements[-1],
+                "code": program.text(site.statements[-1]),
+                "held_ms": site.ms,
+                # The coroutine lines that called it (marking one of them counts too), outermost first.
+                "called_from": [{"line": s, "code": program.text(s)} for s in site.statements[:-1]],
+            }
+            for site in key.blocking
+        ]
+    }
+    return Verdict(
+        passed, quality, (check,), feedback(program, key, found, missed, wrong, not_code, marked), answer_key=answer_key
+    )
 
 
 def feedback(

@@ -156,6 +156,10 @@ def test_reference_passes_with_full_marks():
 def test_nothing_the_code_prints_reaches_the_verdict(name):
     verdict = grade_answer(name)
     data = verdict.to_dict()
+    # What it printed is shown to the learner as their program's output, and only there.
+    output = data.pop("output")
+    if name == "fail_print_verdict":
+        assert '"feedback": "All good"' in output["stdout"] and "PASSED" in output["stderr"]
     # Feedback may quote the learner's own source lines (`...`): that is their code, not what it printed.
     for check in data["checks"]:
         for line in check["measured"].get("blocking_lines", []):

@@ -25,6 +25,15 @@ async def worker(name, steps, log):
         log(f"{name}{i}")
         await asyncio.sleep(0)
 """,
+    "prints_as_it_goes": """
+import asyncio
+
+async def worker(name, steps, log):
+    for i in range(steps):
+        print(f"worker {name} logs step {i}")
+        log(f"{name}{i}")
+        await asyncio.sleep(0)
+""",
     "pause_before_logging": """
 import asyncio
 
@@ -198,3 +207,30 @@ def test_bad_params_are_refused_clearly():
         grade("await_interleaving", ARRANGE.reference, {"mode": "guess"})
     with pytest.raises(GradingError, match="did not run cleanly"):
         grade("await_interleaving", "x", {"mode": "predict", "program": "raise SystemExit(3)"})
+
+
+def test_the_learners_own_output_and_traceback_come_with_the_verdict(verdicts):
+    printed = verdicts["arrange:prints_as_it_goes"].output
+    assert "worker A logs step 0\nworker B logs step 0\n" in printed["stdout"]
+    stderr = verdicts["arrange:raises"].output["stderr"]
+    assert stderr.startswith("Traceback (most recent call last):")
+    assert 'solution.py", line 3, in worker' in stderr and "ValueError: nope" in stderr
+    assert "main.py" not in stderr  # the harness's frames say nothing to the learner
+    assert verdicts["arrange:reference"].output == {"stdout": "", "stderr": ""}
+
+
+def test_a_prediction_keeps_the_printed_lines_only_in_its_answer_key(verdicts):
+    printed = [line for line in PREDICT.reference.splitlines() if line.strip() and not line.startswith("#")]
+    verdict = verdicts["predict:two_lines_missing"]
+    rows = verdict.answer_key["lines"]
+    assert [row["actual"] for row in rows] == printed
+    assert [row["match"] for row in rows] == [True] * 8 + [False] * 2
+    assert rows[-1]["predicted"] is None
+    # What the page always shows (feedback, checks) does not hand over a line the learner did not write.
+    shown = (
+        verdict.feedback
+        + repr([check.measured for check in verdict.checks])
+        + repr([c.message for c in verdict.checks])
+    )
+    assert printed[-1] not in shown and printed[-2] not in shown
+    assert not verdict.output  # the learner's answer is text, not a program: nothing of theirs ran

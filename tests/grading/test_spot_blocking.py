@@ -99,6 +99,17 @@ def test_feedback_gives_measured_times_and_hints_without_the_key(verdicts):
     assert re.search(r"Line 24, `response = requests.get\(.*\)`: held the event loop \d+ ms", right.feedback)
 
 
+def test_the_measured_key_is_kept_apart_for_the_answer_section(verdicts):
+    verdict = verdicts["starter"]
+    key = {row["line"]: row for row in verdict.answer_key["blocking_lines"]}
+    assert sorted(key) == [14, 24, 38]
+    assert key[14]["called_from"] == [{"line": 42, "code": key[14]["called_from"][0]["code"]}]
+    assert key[24]["code"].startswith("response = requests.get(") and key[24]["held_ms"] >= 100
+    shown = verdict.feedback + repr([check.measured for check in verdict.checks])
+    assert key[24]["code"] not in shown and "Line 24" not in shown and "Line 14" not in shown
+    assert not verdict.output  # the learner's answer is line numbers: nothing of theirs ran
+
+
 def test_one_mistake_scores_higher_than_many(verdicts):
     assert verdicts["one_missing"].quality == 2
     assert verdicts["starter"].quality == 0

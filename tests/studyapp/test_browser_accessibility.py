@@ -184,7 +184,8 @@ def failing_verdict() -> dict:
         Check("loop", False, {"blocked_ms": 2481}, "The event loop was blocked for 2,481 ms."),
     )
     feedback = "Line 5, `requests.get(url)`, held the event loop for 250 ms per call."
-    return Verdict(passed=False, quality=2, checks=checks, feedback=feedback).to_dict()
+    output = {"stdout": "fetching 1\n", "stderr": "Traceback (most recent call last):\nKeyError: 'id'\n"}
+    return Verdict(passed=False, quality=2, checks=checks, feedback=feedback, output=output).to_dict()
 
 
 def test_every_learner_page_passes_the_audit(page):
@@ -226,6 +227,11 @@ def test_every_learner_page_passes_the_audit(page):
     for path in (*pages, "/accounts/password/change/"):
         page.goto(path)
         problems += audit(page, path) + focus_rings(page, path)
+
+    page.goto(f"/challenges/{challenge.slug}/")
+    page.click("#show-me-button")  # the answer section, swapped in
+    expect(page.locator("#answer h2")).to_be_visible()
+    problems += audit(page, "challenge answer") + focus_rings(page, "challenge answer")
 
     page.goto("/review/")
     problems += audit(page, "review question")

@@ -97,3 +97,50 @@ def quality_note(quality: Any) -> str:
     else:
         effect = "the challenge's practice card starts over in your reviews and comes back today"
     return f"Quality {quality} of 5 (the grade an attempt gives, as you grade a card): {effect}."
+
+
+@register.filter
+def prediction_rows(verdict: Any, key_visible: bool) -> list[dict[str, Any]]:
+    """A prediction's lines against the printed ones, numbered; what was printed only once the key may be seen.
+
+    Before that, each predicted line says only whether it matches the line printed at that place:
+    the printed order is the answer.
+    """
+    key = verdict.get("answer_key") if isinstance(verdict, dict) else None
+    lines = key.get("lines") if isinstance(key, dict) else None
+    if not isinstance(lines, list):
+        return []
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, dict):
+            continue
+        predicted = line.get("predicted")
+        if predicted is None and not key_visible:
+            continue  # a line printed beyond the prediction: its mere existence is shown by the counts
+        rows.append(
+            {
+                "number": number,
+                "predicted": predicted,
+                "match": bool(line.get("match")),
+                "actual": line.get("actual") if key_visible else None,
+            }
+        )
+    return rows
+
+
+@register.filter
+def blocking_key(verdict: Any) -> list[dict[str, Any]]:
+    """The measured blocking lines a verdict kept (spot-the-blocking-call), for the answer section only."""
+    key = verdict.get("answer_key") if isinstance(verdict, dict) else None
+    lines = key.get("blocking_lines") if isinstance(key, dict) else None
+    return [line for line in lines if isinstance(line, dict)] if isinstance(lines, list) else []
+
+
+@register.filter
+def program_output(verdict: Any) -> list[dict[str, str]]:
+    """What the learner's program wrote, stream by stream; [] when the grader did not run their code."""
+    output = verdict.get("output") if isinstance(verdict, dict) else None
+    if not isinstance(output, dict) or not output:
+        return []
+    names = {"stdout": "Standard output (print)", "stderr": "Standard error (tracebacks, warnings)"}
+    return [{"name": names[key], "text": str(output.get(key) or "")} for key in names if key in output]

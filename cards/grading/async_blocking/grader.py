@@ -38,6 +38,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from cards.grading.base import Check, GradingError, Verdict
+from cards.grading.measure import program_output
 
 from . import feedback
 from .analysis import Measurements, measure
@@ -225,4 +226,6 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
         "sandbox_seconds": round(outcome.sandbox.wall_seconds, 3),
         "fixture_delay_seconds": p.delay_ms / 1000,
     }
-    return Verdict(verdict.passed, verdict.quality, verdict.checks, text, timings)
+    return Verdict(
+        verdict.passed, verdict.quality, verdict.checks, text, timings, output=program_output(outcome.sandbox)
+    )

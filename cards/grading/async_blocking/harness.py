@@ -37,7 +37,7 @@ import time
 import types
 import warnings
 
-from _events import FD, emit, ready
+from _events import FD, emit, exit_now, print_traceback, ready
 
 monotonic = time.monotonic
 sleep = time.sleep
@@ -143,6 +143,7 @@ async def run_calls():
                 return
             value = await pending
         except BaseException as exc:  # noqa: BLE001  (the learner's failure is a result, not ours)
+            print_traceback(exc)
             send("result", {"i": index, "ok": False, "error": describe_exception(exc)})
             return
         try:
@@ -161,7 +162,7 @@ async def run_calls():
     await asyncio.wait(tasks, timeout=SPEC["timeout"])
     emit("end", "")
     # Leave at once: no cancelling, no waiting for the learner's threads or executors to wind down.
-    os._exit(0)
+    exit_now(0)
 
 
 def start_timer():
@@ -218,13 +219,14 @@ def main():
     try:
         import solution  # noqa: E402
     except BaseException as exc:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too: report, then stop)
+        print_traceback(exc)
         send("load", {"error": describe_exception(exc)})
-        os._exit(3)
+        exit_now(3)
 
     get_data = getattr(solution, "get_data", None)
     if get_data is None or not inspect.iscoroutinefunction(get_data):
         send("load", {"not_coroutine_function": "missing" if get_data is None else type(get_data).__name__})
-        os._exit(3)
+        exit_now(3)
 
     # The watchdog thread starts before the URLs are asked for: a thread's start makes the loop's thread wait
     # for it (Thread.start() blocks until the new thread runs), which on a loaded machine is not the learner's.
@@ -236,7 +238,7 @@ def main():
     deadline = monotonic() + 10
     while not data.startswith(b"urls "):
         if not select.select([FD], [], [], max(0.0, deadline - monotonic()))[0]:
-            os._exit(4)  # the grader never answered (or the learner's code took the answer): no calls
+            exit_now(4)  # the grader never answered (or the learner's code took the answer): no calls
         data = os.read(FD, 1 << 20)
     URLS = json.loads(data[5:])
 
@@ -245,7 +247,7 @@ def main():
     except BaseException as exc:  # noqa: BLE001
         send("harness_error", {"error": describe_exception(exc)})
     finally:
-        os._exit(0)
+        exit_now(0)
 
 
 if __name__ == "__main__":
