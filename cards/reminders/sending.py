@@ -1,7 +1,8 @@
 """Reminder emails: who is due one at an instant, claiming each exactly once, sending them.
 
 Who: a learner with an active account, reminders on, an address (Profile.reminder_email, else the
-account's), whose local day has reached the chosen hour (cards/reminders/schedule.py
+account's), whose local day (their study day, as Profile.today has it: after a change of time zone
+the day in progress goes on until it has ended) has reached the chosen hour (cards/reminders/schedule.py
 has the rule), who has cards or challenges due that local day (scheduled reviews
 due on or before it, plus the day's re-drills; challenges are scheduled through
 their practice cards, so counting cards counts them), and who has no reminder
@@ -187,10 +188,15 @@ def annotated_profiles(groups: dict[LocalSlot, list[str]], now: dt.datetime, pol
     """
     if not groups:
         return Profile.objects.none()
-    local_date = Case(
+    zone_date = Case(
         *[When(timezone__in=zones, then=Value(slot.local_date)) for slot, zones in groups.items()],
         output_field=DateField(),
     )
+    # The learner's study day (Profile.today, in SQL): after a change of time zone, the day in progress
+    # goes on until it has ended in the zone it began in, and a day already studied does not come back.
+    # So the email never counts the cards of a day the review page has not started yet.
+    day_in_progress = Q(study_day__isnull=False) & (Q(study_day_ends_at__gt=now) | Q(study_day__gte=zone_date))
+    local_date = Case(When(day_in_progress, then=F("study_day")), default=zone_date, output_field=DateField())
     local_hour = Case(
         *[When(timezone__in=zones, then=Value(slot.hour)) for slot, zones in groups.items()],
         output_field=IntegerField(),

@@ -9,6 +9,7 @@ from django.core import mail
 
 from cards.reminders.models import ReminderSend
 from cards.reminders.sending import send_due_reminders
+from cards.review.models import ReviewState
 from tests.factories import make_due_challenge, make_learner
 from tests.time_helpers import utc
 
@@ -139,3 +140,26 @@ def test_unknown_time_zone_is_reported_not_fatal():
     report = send_due_reminders(utc(2026, 1, 20, 9))
     assert report.unknown_zones == ["Mars/Olympus_Mons"]
     assert recipients() == [good.email]
+
+
+def test_after_a_move_east_the_email_waits_for_the_study_day_the_review_page_shows():
+    # A Los Angeles learner is mailed and studies on Jan 19 (PST, UTC-8); their study day ends at 08:00Z on the 20th.
+    user = make_learner(timezone="America/Los_Angeles", reminder_hour=8, due_on=dt.date(2026, 1, 19))
+    send_due_reminders(utc(2026, 1, 19, 16))
+    assert len(mail.outbox) == 1
+    profile = user.profile
+    assert profile.today(utc(2026, 1, 19, 17)) == dt.date(2026, 1, 19)  # the review page starts the day
+    ReviewState.objects.filter(user=user).update(due_on=dt.date(2026, 1, 20))  # studied: next due the 20th
+    # 02:00Z on the 20th: they fly to Tokyo, where it is already 11:00 on the 20th.
+    profile.timezone = "Asia/Tokyo"
+    profile.save()
+    assert profile.today(utc(2026, 1, 20, 2)) == dt.date(2026, 1, 19)  # the day in progress goes on
+    send_due_reminders(utc(2026, 1, 20, 2))
+    assert len(mail.outbox) == 1  # "due today" would name cards the review page does not show yet
+    # Once the day that began in Los Angeles has ended (08:00Z), the 20th is their day: 17:00 in Tokyo.
+    send_due_reminders(utc(2026, 1, 20, 8, 30))
+    assert len(mail.outbox) == 2
+    assert ReminderSend.objects.filter(user=user).order_by("local_date").values_list("local_date", flat=True)[::1] == [
+        dt.date(2026, 1, 19),
+        dt.date(2026, 1, 20),
+    ]
