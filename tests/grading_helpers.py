@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cards.challenges.loader import read_spec
 from cards.grading import Verdict
 from cards.grading.graders import grade
 
@@ -26,16 +26,14 @@ class ChallengeFiles:
 
 def challenge(slug: str) -> ChallengeFiles:
     """The challenge kept in cards/challenges/SLUG, read the way the loader reads it."""
-    folder = CHALLENGES / slug
-    data = tomllib.loads((folder / "challenge.toml").read_text())
-    prompt = data.get("prompt") or (folder / "prompt.md").read_text()
+    spec = read_spec(CHALLENGES / slug)
     return ChallengeFiles(
         slug=slug,
-        kind=data["grader"]["kind"],
-        params=dict(data["grader"].get("params", {})),
-        starter=(folder / "starter.py").read_text(),
-        reference=(folder / "reference.py").read_text(),
-        prompt=prompt,
+        kind=spec.grader_kind,
+        params=dict(spec.grader_params),
+        starter=spec.starter_code,
+        reference=spec.reference_solution,
+        prompt=spec.prompt,
     )
 
 

@@ -8,7 +8,9 @@ Each folder holds:
   ``[grader.params]`` table (``grader_kind`` / ``[grader_params]`` at the top
   level are read too); ``slug`` defaults to the folder's name;
 - ``reference.py``: a solution that must pass; ``starter.py``: the code the
-  learner starts from (optional).
+  learner starts from (optional). An answer that is not Python (a predicted
+  output, line numbers) is ``reference.txt`` / ``starter.txt`` instead, so that
+  every ``.py`` file in the app compiles (the image build checks it strictly).
 
 Loading creates or updates the challenge with that slug, its practice card (in
 the "Challenges" deck: the card that brings the challenge back in the daily
@@ -68,6 +70,14 @@ class LoadReport:
     missing_concepts: dict[str, list[str]] = field(default_factory=dict)
 
 
+def answer_file(folder: Path, stem: str) -> Path | None:
+    """`stem`.py (code) or `stem`.txt (an answer that is not Python) in `folder`; None if neither is there."""
+    found = [path for path in (folder / f"{stem}.py", folder / f"{stem}.txt") if path.exists()]
+    if len(found) > 1:
+        raise ChallengeFileError(f"{folder}: both {stem}.py and {stem}.txt; keep one")
+    return found[0] if found else None
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -92,10 +102,10 @@ def read_spec(folder: Path) -> ChallengeSpec:
     prompt = data.get("prompt")
     if prompt is None and (folder / "prompt.md").exists():
         prompt = _read_text(folder / "prompt.md")
-    reference_path = folder / "reference.py"
-    if not reference_path.exists():
-        raise ChallengeFileError(f"{reference_path}: missing (every challenge needs a passing reference)")
-    starter_path = folder / "starter.py"
+    reference_path = answer_file(folder, "reference")
+    if reference_path is None:
+        raise ChallengeFileError(f"{folder / 'reference.py'}: missing (every challenge needs a passing reference)")
+    starter_path = answer_file(folder, "starter")
 
     problems = [
         f"'{name}' is missing"
@@ -113,7 +123,7 @@ def read_spec(folder: Path) -> ChallengeSpec:
         slug=str(data.get("slug") or folder.name),
         title=str(data["title"]),
         prompt=str(prompt),
-        starter_code=_read_text(starter_path) if starter_path.exists() else "",
+        starter_code=_read_text(starter_path) if starter_path is not None else "",
         reference_solution=_read_text(reference_path),
         grader_kind=str(kind),
         grader_params=dict(params),

@@ -129,3 +129,28 @@ def test_no_update_keeps_authors_admin_edits(tmp_path, concept_card):
     assert kept.title == "Edited in the admin"
     assert kept.practice_card.key == "blocking"  # a missing practice card is still linked
     assert Challenge.objects.filter(slug="second").exists()
+
+
+def test_an_answer_that_is_not_python_is_a_txt_file(tmp_path, concept_card):
+    folder = write_challenge(tmp_path, "predict")
+    (folder / "reference.py").rename(folder / "reference.txt")
+    (folder / "starter.py").rename(folder / "starter.txt")
+    load_challenges(tmp_path)
+    challenge = Challenge.objects.get(slug="predict")
+    assert (challenge.reference_solution, challenge.starter_code) == ("PASS\n", "FAIL\n")
+    (folder / "reference.py").write_text("PASS\n")
+    with pytest.raises(ChallengeFileError, match="both reference.py and reference.txt"):
+        read_specs(tmp_path)
+
+
+def test_every_python_file_of_the_app_compiles():
+    """The image build runs `compileall` on cards/ and studyapp/ strictly: no answer key may pass as a .py file."""
+    root = Path(__file__).resolve().parents[2]
+    broken = []
+    for path in sorted([*(root / "cards").rglob("*.py"), *(root / "studyapp").rglob("*.py")]):
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            broken.append(f"{path.relative_to(root)}:{exc.lineno}: {exc.msg}")
+    assert broken == []
+    assert (CHALLENGES_DIR / "predict-the-interleaving" / "reference.txt").exists()
