@@ -57,7 +57,7 @@ RUN bash /app/scripts/install_sandbox.sh \
 COPY deploy/worker-entrypoint.sh /usr/local/bin/worker-entrypoint
 ENTRYPOINT ["/usr/local/bin/worker-entrypoint"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \
-    CMD celery -A studyapp inspect ping --timeout 10 --destination "worker@$HOSTNAME" || exit 1
+    CMD celery -A studyapp inspect ping --timeout 10 --destination "worker@$(hostname)" || exit 1
 CMD ["celery", "-A", "studyapp", "worker", "--queues", "sandbox,default", "--hostname", "worker@%h", \
      "--concurrency", "2", "--prefetch-multiplier", "1", "--optimization", "fair", \
      "--max-tasks-per-child", "200", "--loglevel", "INFO"]

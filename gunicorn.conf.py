@@ -25,6 +25,9 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 # Docker's /tmp may be disk-backed; the workers' heartbeat files belong in memory.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 (gunicorn's documented advice)
+# No control socket (gunicorn 25.1+, for `gunicornc`): nothing here uses it, and its default path,
+# $HOME/.gunicorn, is not writable in the image (HOME is the read-only /app), so it logged an error at start.
+control_socket_disable = True
 # Trust X-Forwarded-* only from the proxy in front of us.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -278,6 +278,12 @@ def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
         ALLOWED_HOSTS="localhost",
         STATIC_ROOT=str(tmp_path / "static"),
     )
+    # As in the image: nothing can be created in the home directory (there, the read-only /app; here a
+    # file, as the tests run as root, whom permissions do not stop), and there is no XDG_RUNTIME_DIR.
+    home = tmp_path / "home"
+    home.write_text("not a directory\n")
+    env = {**env, "HOME": str(home)}
+    env.pop("XDG_RUNTIME_DIR", None)
     # What the image's build stage does: hashed, compressed static files for whitenoise.
     collected = run_manage(env, "collectstatic", "--noinput", "-v0")
     assert collected.returncode == 0, collected.stderr
@@ -328,4 +334,18 @@ def test_gunicorn_serves_the_app_in_production_mode(tmp_path: Path) -> None:
         server.wait(timeout=30)
     text = log.read_text()
     assert f"request_id={request_id}" in text
+    assert "[ERROR]" not in text and "Control server" not in text, text  # no control socket to fail on
     assert "hide-me" not in text and env["SECRET_KEY"] not in text
+
+
+def test_the_worker_healthcheck_names_the_node_without_relying_on_HOSTNAME(compose: dict, stages: dict) -> None:
+    """podman's exec sessions have no HOSTNAME: the probe asks `hostname`, as Celery's %h does (gethostname)."""
+    image = " ".join(_instructions(stages["worker"], "HEALTHCHECK")[0].value)
+    service = compose["services"]["worker"]["healthcheck"]["test"][1].replace("$$", "$")
+    for probe in (image, service):
+        assert "HOSTNAME" not in probe
+        node = re.search(r'--destination "(worker@[^"]+)"', probe).group(1)
+        env = {key: value for key, value in os.environ.items() if key != "HOSTNAME"}
+        named = subprocess.run(["sh", "-c", f'echo "{node}"'], env=env, capture_output=True, text=True, check=True)
+        assert named.stdout.strip() == f"worker@{socket.gethostname()}"  # the worker's --hostname worker@%h
+    assert "worker@%h" in compose["services"]["worker"]["command"]
