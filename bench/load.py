@@ -8,8 +8,9 @@ What it does, bounded in requests and in time:
    users named bench-N, each with `--cards` cards due today; old bench users are deleted first;
 2. starts gunicorn (gunicorn.conf.py, `--web-workers` sync workers) on 127.0.0.1 and a free port;
 3. phase "trivial": the learners' threads call /healthz?require=database as fast as they can;
-4. phase "review": each learner loops GET /review/ -> POST /review/answer/ (CSRF token and all),
-   re-sending `--duplicate-rate` of its answers with the same request id (a double click), and
+4. phase "review": each learner answers cards as the browser does (`--flow htmx`: GET /review/ once,
+   then POST /review/answer/ with HX-Request, whose answer is the next card; `--flow nojs`: GET
+   /review/ -> POST /review/answer/ -> redirect, each step), CSRF token and all, re-sending `--duplicate-rate` of its answers with the same request id (a double click), and
    submits code to a challenge `--submissions` times (queued on Redis; no worker grades here);
 5. stops gunicorn and checks the database: the review log must hold exactly one row per answer
    sent (same request ids, duplicates included once), and one submission per accepted submit.
@@ -275,24 +276,38 @@ def review_learner(
     rng = random.Random(seed)
     submissions_left = args.submissions if challenge else 0
     answered = 0
+    htmx = args.flow == "htmx"
+    # With htmx (the browser's way) an answer's response is the next card: one request a step, after
+    # one load of the page. Without JavaScript, each step is the page and an answer that redirects.
+    answer_kind, answer_status = ("answer (htmx)", 200) if htmx else ("answer", 302)
+    headers = {"HX-Request": "true", "HX-Current-URL": f"{base}/review/"} if htmx else {}
     with httpx.Client(base_url=base, timeout=30, cookies={"sessionid": session}) as client:
-        while budget.take(2):
-            page = timed(stats, "review page", (200,), client.get, "/review/")
-            if page is None or page.status_code != 200:
-                continue
-            token_match, fields = TOKEN.search(page.text), dict(FIELD.findall(page.text))
+        page = None
+        while budget.take(1 if htmx and page is not None else 2):
+            if page is None or not htmx:
+                page = timed(stats, "review page", (200,), client.get, "/review/")
+                if page is None or page.status_code != 200:
+                    page = None
+                    continue
+                token_match = TOKEN.search(page.text)
+            fields = dict(FIELD.findall(page.text))
             if token_match is None or not {"state", "version", "request_id"} <= fields.keys():
                 stats.record("review page", 0.0, "no card to answer (raise --cards)")
                 return
             data = {**fields, "quality": str(rng.choice([3, 4, 4, 5, 5])), "duration_ms": str(rng.randint(900, 9000))}
             data["csrfmiddlewaretoken"] = token_match.group(1)
-            answer = timed(stats, "answer", (302,), client.post, "/review/answer/", data=data)
-            if answer is not None and answer.status_code == 302:
+            answer = timed(stats, answer_kind, (answer_status,), client.post, "/review/answer/", data=data,
+                           headers=headers)  # fmt: skip
+            if answer is not None and answer.status_code == answer_status:
                 with ledger.lock:
                     ledger.answers.add(fields["request_id"])
+                page = answer if htmx else page
+            elif htmx:
+                page = None  # load the page again
             if rng.random() < args.duplicate_rate and budget.take():
                 # A double click: the same answer again must change nothing.
-                timed(stats, "answer (duplicate)", (302,), client.post, "/review/answer/", data=data)
+                timed(stats, "answer (duplicate)", (answer_status,), client.post, "/review/answer/", data=data,
+                      headers=headers)  # fmt: skip
                 with ledger.lock:
                     ledger.duplicates += 1
             answered += 1
@@ -334,7 +349,7 @@ def verify(ledger: Ledger) -> dict:
 
     connection.close()  # a fresh connection: the set-up's may have been idle through the run
     logged = list(
-        ReviewLog.objects.filter(user__username__startswith="bench-", kind__in=["review", "redrill"]).values_list(
+        ReviewLog.objects.filter(user__username__startswith="bench-", source__in=["review", "redrill"]).values_list(
             "request_id", flat=True
         )
     )
@@ -384,6 +399,13 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--duplicate-rate", type=float, default=0.1, help="share of answers sent twice")
     parser.add_argument("--submissions", type=int, default=2, help="code submissions per learner")
+    parser.add_argument(
+        "--flow",
+        choices=("htmx", "nojs"),
+        default="htmx",
+        help="a step as the browser takes it (htmx: one answer request returns the next card) or without "
+        "JavaScript (the page, then an answer that redirects)",
+    )
     args = parser.parse_args()
     check_loopback(args.database_url)
     check_loopback(args.redis_url)
@@ -426,11 +448,16 @@ def main() -> int:
     checks["queued_gradings_drained"] = drain_queue(args.redis_url)
     answers_per_second = round(checks["answers_sent"] / review_elapsed, 1) if review_elapsed else 0.0
     ratio = round(trivial["rps"] / review["rps"], 2) if review["rps"] else None
+    # The issue's target, as a fraction of the trivial view's throughput: review requests, and review
+    # steps (answers recorded: one request each with htmx; the page and the answer without JavaScript).
+    review_share = round(review["rps"] / trivial["rps"], 2) if trivial["rps"] else None
+    steps_share = round(answers_per_second / trivial["rps"], 2) if trivial["rps"] else None
 
     print_phase("trivial (/healthz)", trivial)
-    print_phase("review (page + answer + duplicates + submits)", review)
+    print_phase(f"review, {args.flow} flow (page, answers, duplicates, submits)", review)
     load = os.getloadavg()[0]
     print(f"\nanswers recorded: {answers_per_second}/s; trivial/review request throughput ratio: {ratio}")
+    print(f"review/trivial throughput: requests {review_share}, steps (answers) {steps_share}")
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (the client threads share the cores)")
     verdict = "OK" if checks["log_rows_match"] else "MISMATCH"
     print(f"review log: {checks['log_rows']} rows for {checks['answers_sent']} answers sent "
@@ -439,7 +466,8 @@ def main() -> int:
           f"{'OK' if checks['submissions_match'] else 'MISMATCH'}")  # fmt: skip
     for error in (trivial_stats.errors + review_stats.errors)[:10]:
         print(f"  error: {error}")
-    result = {"trivial": trivial, "review": review, "ratio": ratio, "answers_per_s": answers_per_second,
+    result = {"trivial": trivial, "review": review, "ratio": ratio, "review_share": review_share,
+              "steps_share": steps_share, "answers_per_s": answers_per_second,
               "load_average": round(load, 1), **checks}  # fmt: skip
     print("JSON " + json.dumps(result))
     ok = (

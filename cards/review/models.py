@@ -1,6 +1,7 @@
 """Each learner's SM-2 schedule (one ReviewState per card they have met) and their review log.
 
-Both belong to one user and are only ever queried through that user.
+Both belong to one user and are only ever queried through that user. Tally holds two counts the
+review page needs on every step (the cards, and each learner's states), kept by the database.
 """
 
 from __future__ import annotations
@@ -141,8 +142,37 @@ class ReviewLog(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-answered_at"], name="log_user_recent"),
-            models.Index(fields=["user", "reviewed_on"], name="log_user_day"),
+            # Today's answers in time order: "answered today" and the one undo takes back (latest first)
+            # are found within the day's rows, however long the learner's history.
+            models.Index(fields=["user", "reviewed_on", "answered_at"], name="log_user_day_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.source} {self.card_id} q={self.quality}"
+
+
+class Tally(models.Model):
+    """Row counts kept exact by database triggers (migration 0003), read instead of COUNT(*).
+
+    `cards`: the rows of cards_card; `states:<user id>`: that user's rows of cards_reviewstate.
+    The review page needs "cards this learner has not met yet" (the difference) on every step;
+    counting either table grows with the collection (100,000 rows: milliseconds), reading this
+    is one primary-key lookup. Triggers, not application code, keep the counts: every insert
+    and delete, bulk_create, a cascade from a deleted card or user and raw SQL alike, in the
+    same transaction as the change. The application never writes these rows.
+    """
+
+    key = models.CharField(max_length=40, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    CARDS = "cards"
+
+    class Meta:
+        db_table = "review_tally"
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+    @staticmethod
+    def states_key(user_id: object) -> str:
+        return f"states:{user_id}"

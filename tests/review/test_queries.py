@@ -14,14 +14,15 @@ from tests.factories import make_cards, make_deck, make_user
 
 pytestmark = pytest.mark.django_db
 
-# session, user, profile, [savepoint] state FOR UPDATE, duplicate check, conditional update, log insert,
-# [release], then the next card: introduced today, all cards, the user's states, answers today,
-# due count, due-but-never-answered count, re-drill count, next due card, last undoable answer.
-ANSWER_STEP_QUERIES = 18
-# The same when the next card is a new one: no due card, first unseen card, then its state is
-# created ([savepoint], look up, insert, [release]) and its card read for the page.
-ANSWER_STEP_TO_NEW_CARD_QUERIES = 24
-PAGE_QUERIES = 12
+# session, user, [savepoint] state FOR UPDATE with its profile and the duplicate check, conditional
+# update, log insert, [release], then ONE query for the next card: the day's figures (bounded: see
+# cards/review/queue.py) with the candidate states and their cards.
+ANSWER_STEP_QUERIES = 8
+# The same when the next card is a new one: then the first unseen card (an anti-join), its state
+# created (INSERT ... ON CONFLICT DO NOTHING) and read with its card.
+ANSWER_STEP_TO_NEW_CARD_QUERIES = 11
+# session, user, profile, the next card with the day's figures.
+PAGE_QUERIES = 4
 
 
 def collection(size: int, *, due: bool = True):

@@ -258,7 +258,7 @@ def test_each_user_has_their_own_queue_and_counts():
     bob_session = queue.session_for(bob, NOON_UTC)
     assert bob_session.progress == queue.Progress(done=0, due=0, new=3, redrill=0)
     assert bob_session.next.state.user == bob
-    assert bob_session.last_answer is None
+    assert bob_session.last_answer_id is None
     assert queue.undo(bob, request_id=uuid.uuid4(), now=NOON_UTC).outcome is queue.Outcome.NOTHING_TO_UNDO
     alice_session = queue.session_for(alice, NOON_UTC)
     assert alice_session.progress == queue.Progress(done=2, due=0, new=1, redrill=1)

@@ -33,6 +33,7 @@ from django_celery_beat.models import (
 )
 
 from cards.admin import CardResource
+from cards.challenges.models import AnswerReveal
 from cards.models import Deck
 from cards.review.models import ReviewLog
 from tests import browser
@@ -72,6 +73,7 @@ def _world() -> dict:
     )  # fmt: skip
     challenge = make_challenge()
     make_submission(user=user, challenge=challenge)
+    AnswerReveal.objects.create(user=user, challenge=challenge)
     make_unsent_claim(user=user, local_date=dt.date(2026, 1, 5), claimed_at=dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC))
     Group.objects.create(name="authors")
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)

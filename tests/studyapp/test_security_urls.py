@@ -40,7 +40,11 @@ PUBLIC = {
 # URL name -> parameter -> which object of the owner it names. Shared content (challenges) is
 # readable by every learner; objects in OWNED belong to one user.
 OWNED = {"challenge_submission": {"pk": "submission"}}
-SHARED = {"challenge_detail": {"slug": "challenge"}, "challenge_submit": {"slug": "challenge"}}
+SHARED = {
+    "challenge_detail": {"slug": "challenge"},
+    "challenge_submit": {"slug": "challenge"},
+    "challenge_reveal": {"slug": "challenge"},  # "Show me": records the caller's own reveal, shows the shared key
+}
 TOKENS = {
     "reminders_unsubscribe": {"token": "bogus-token"},
     "password_reset_confirm": {"uidb64": "MQ", "token": "bogus-token"},
