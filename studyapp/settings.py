@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "cards.review",
     "cards.challenges",
     "cards.reminders",
+    "cards.stats",
 ]
 
 MIDDLEWARE = [

@@ -47,6 +47,7 @@ urlpatterns = [
     path("", include("cards.accounts.urls")),
     path("", include("cards.challenges.urls")),
     path("", include("cards.reminders.urls")),
+    path("", include("cards.stats.urls")),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     # The health probe for monitors and container healthchecks.
     path("healthz", health.healthz, name="healthz"),

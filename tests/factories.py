@@ -24,7 +24,7 @@ from cards.accounts.models import Profile
 from cards.challenges.models import Challenge, Submission
 from cards.models import Card, Deck, Tag
 from cards.reminders.models import ReminderSend
-from cards.review.models import ReviewState
+from cards.review.models import ReviewLog, ReviewState
 from tests import challenges_graders
 
 _seq = itertools.count(1)
@@ -196,3 +196,48 @@ def settings_form(**fields: str | None) -> dict[str, str]:
     }  # fmt: skip
     data.update(fields)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def make_review_log(
+    *,
+    user: AbstractBaseUser,
+    card: Card,
+    at: dt.datetime,
+    quality: int | None = 4,
+    source: str = ReviewLog.Source.REVIEW,
+    interval_before: int = 1,
+    new: bool = False,
+    duration_ms: int | None = None,
+    day: dt.date | None = None,
+) -> ReviewLog:
+    """A row of `user`'s review log for `card`, answered at `at` (aware) on the learner's local date of it.
+
+    `day` sets the study day instead. The state before the answer is a new card's (never reviewed,
+    interval 0) when `new`, otherwise one reviewed `interval_before` days before `day`. The state
+    after is a plausible one; the stats read only the state before.
+    """
+    day = day or at.astimezone(user.profile.zone()).date()
+    before = {
+        "repetitions": 0 if new else 2,
+        "easiness": "2.50",
+        "interval": 0 if new else interval_before,
+        "due_on": day.isoformat(),
+        "last_reviewed_on": None if new else (day - dt.timedelta(days=interval_before)).isoformat(),
+        "last_answered_at": None,
+        "redrill": False,
+        "version": 1,
+    }
+    after = {**before, "interval": max(1, before["interval"]), "last_reviewed_on": day.isoformat(), "version": 2}
+    return ReviewLog.objects.create(
+        user=user, card=card, source=source, quality=quality, before=before, after=after, reviewed_on=day,
+        answered_at=at, duration_ms=duration_ms,
+    )  # fmt: skip
+
+
+def make_undo_log(*, undone: ReviewLog, at: dt.datetime | None = None) -> ReviewLog:
+    """The undo row that takes back `undone` (a second later, the same study day, unless `at` is given)."""
+    return ReviewLog.objects.create(
+        user=undone.user, card=undone.card, source=ReviewLog.Source.UNDO, quality=None, undoes=undone,
+        before=undone.after, after=undone.before, reviewed_on=undone.reviewed_on,
+        answered_at=at or undone.answered_at + dt.timedelta(seconds=1),
+    )  # fmt: skip

@@ -223,7 +223,14 @@ def test_every_learner_page_passes_the_audit(page):
     page.locator(".sample-reveal summary").click()
     problems += audit(page, "/ (visitor)") + focus_rings(page, "/ (visitor)")
     log_in(page, user.username)
-    pages = ("/", "/challenges/", f"/challenges/{challenge.slug}/", f"/submissions/{attempt.pk}/", "/settings/")
+    pages = (
+        "/",
+        "/challenges/",
+        f"/challenges/{challenge.slug}/",
+        f"/submissions/{attempt.pk}/",
+        "/settings/",
+        "/stats/",
+    )
     for path in (*pages, "/accounts/password/change/"):
         page.goto(path)
         problems += audit(page, path) + focus_rings(page, path)
