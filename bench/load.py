@@ -10,8 +10,9 @@ What it does, bounded in requests and in time:
 3. phase "trivial": the learners' threads call /healthz?require=database as fast as they can;
 4. phase "review": each learner answers cards as the browser does (`--flow htmx`: GET /review/ once,
    then POST /review/answer/ with HX-Request, whose answer is the next card; `--flow nojs`: GET
-   /review/ -> POST /review/answer/ -> redirect, each step), CSRF token and all, re-sending `--duplicate-rate` of its answers with the same request id (a double click), and
-   submits code to a challenge `--submissions` times (queued on Redis; no worker grades here);
+   /review/ -> POST /review/answer/ -> redirect, each step), CSRF token and all, re-sending
+   `--duplicate-rate` of its answers with the same request id (a double click), and submits code
+   to a challenge `--submissions` times (queued on Redis; no worker grades here);
 5. stops gunicorn and checks the database: the review log must hold exactly one row per answer
    sent (same request ids, duplicates included once), and one submission per accepted submit.
 

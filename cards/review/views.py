@@ -1,8 +1,10 @@
-"""Home (the day at a glance) and the review session: the page, the answer endpoint, the undo endpoint.
+"""Home (the day at a glance) and the review session: the page, the answer endpoint, the undo endpoint;
+the review of one concept (cards.review.concept): its page and its practice answers.
 
 With htmx the endpoints answer with the "card" partial of review/review.html (the
 next card, or the "done for today" screen); without JavaScript they redirect back
-to the page (POST-redirect-GET), so plain form posts work the same.
+to the page (POST-redirect-GET), so plain form posts work the same. An answer or undo
+sent from a concept's review carries the concept (`concept`), and comes back to it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from cards.models import Card
-from cards.review import queue, sm2
+from cards.models import Card, Tag
+from cards.review import concept, queue, sm2
 from cards.review.models import ReviewState
 from studyapp.markdown import plain_text
 
@@ -64,6 +67,15 @@ def grade_buttons(next_card: queue.NextCard | None, today: dt.date) -> list[Grad
     return buttons
 
 
+def practice_buttons() -> list[GradeButton]:
+    """The grades of a practice answer: the same six, with no schedule to preview (nothing changes)."""
+    buttons = []
+    for quality in range(sm2.MAX_QUALITY, sm2.MIN_QUALITY - 1, -1):
+        tone = "pass" if quality >= sm2.REDRILL_UNTIL else "hard" if quality >= 3 else "fail"
+        buttons.append(GradeButton(quality, GRADE_NAMES[quality], sm2.QUALITY_MEANINGS[quality], "", "", tone))
+    return buttons
+
+
 def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """login_required, except that an htmx request with an expired session sends the whole page to
     the log-in form (HX-Redirect) instead of swapping the log-in page into the card."""
@@ -92,13 +104,45 @@ def _render_session(request: HttpRequest, notice: str = "", status: int = 200) -
     return render(request, template, context, status=status)
 
 
-def _after_post(request: HttpRequest, notice: str) -> HttpResponse:
-    """htmx: the next card in place. Plain form: back to the page, with the notice as a message."""
+def _render_concept(
+    request: HttpRequest, tag: Tag, after: concept.PracticeMark | None = None, notice: str = ""
+) -> HttpResponse:
+    step = concept.step_for(request.user, tag, after=after)
+    context = {
+        "session": step,
+        "concept": step,
+        "grades": practice_buttons() if step.practice else grade_buttons(step.next, step.today),
+        "request_id": uuid.uuid4(),
+        "undo_request_id": uuid.uuid4(),
+        "notice": notice,
+    }
+    template = "review/review.html#card" if request.htmx else "review/review.html"
+    return render(request, template, context)
+
+
+def _after_post(request: HttpRequest, notice: str, tag: Tag | None = None) -> HttpResponse:
+    """htmx: the next card in place. Plain form: back to the page, with the notice as a message.
+
+    From a concept's review (`tag`), the next card is the concept's and the page is the concept's.
+    """
     if request.htmx:
-        return _render_session(request, notice)
+        return _render_concept(request, tag, notice=notice) if tag else _render_session(request, notice)
     if notice:
         messages.info(request, notice)
-    return redirect("review")
+    return redirect("review_concept", tag.name) if tag else redirect("review")
+
+
+def _concept_or_404(name: object) -> Tag:
+    try:
+        return concept.find(str(name))
+    except Tag.DoesNotExist:
+        raise Http404("No such concept.") from None
+
+
+def _posted_concept(request: HttpRequest) -> Tag | None:
+    """The concept an answer or undo was sent from (its review's form carries it), if any."""
+    name = request.POST.get("concept")
+    return _concept_or_404(name) if name else None
 
 
 def _uuid(value: str | None) -> uuid.UUID:
@@ -136,6 +180,7 @@ def answer(request: HttpRequest) -> HttpResponse:
         quality = sm2.parse_quality(request.POST.get("quality", ""))
     except sm2.InvalidQuality as error:
         return HttpResponseBadRequest(f"Invalid grade: {error}.", content_type="text/plain")
+    tag = _posted_concept(request)  # before answering: an unknown concept is a 404 that changed nothing
     try:
         result = queue.answer(
             request.user,
@@ -147,7 +192,7 @@ def answer(request: HttpRequest) -> HttpResponse:
         )
     except ReviewState.DoesNotExist:
         raise Http404("No such card in your reviews.") from None
-    return _after_post(request, OUTCOME_MESSAGES.get(result.outcome, ""))
+    return _after_post(request, OUTCOME_MESSAGES.get(result.outcome, ""), tag)
 
 
 @require_POST
@@ -155,6 +200,7 @@ def answer(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def undo(request: HttpRequest) -> HttpResponse:
     """Undo the last answer (the one the page offered, when `log` is sent)."""
+    tag = _posted_concept(request)
     result = queue.undo(
         request.user,
         request_id=_uuid(request.POST.get("request_id")),
@@ -163,7 +209,40 @@ def undo(request: HttpRequest) -> HttpResponse:
     notice = ""
     if result.outcome is queue.Outcome.APPLIED:
         notice = f"Undone: your answer to \u201c{card_label(result.log.card)}\u201d. The card is back as it was."
-    return _after_post(request, notice or OUTCOME_MESSAGES.get(result.outcome, ""))
+    return _after_post(request, notice or OUTCOME_MESSAGES.get(result.outcome, ""), tag)
+
+
+@require_GET
+@login_required_htmx
+@vary_on_headers("HX-Request")
+def concept_review(request: HttpRequest, name: str) -> HttpResponse:
+    """One concept's review: its due cards, else a practice pass (`?after=<card id>`: the card after it)."""
+    tag = _concept_or_404(name)
+    after = None
+    if (card_id := _int_or_none(request.GET.get("after"))) is not None:
+        after = concept.practice_mark(request.user, tag, card_id)  # not a seen card of the concept: from the start
+    return _render_concept(request, tag, after)
+
+
+@require_POST
+@login_required_htmx
+@vary_on_headers("HX-Request")
+def concept_practice(request: HttpRequest, name: str) -> HttpResponse:
+    """A practice answer (card, quality 0..5): checked, then the next practice card. Changes nothing."""
+    tag = _concept_or_404(name)
+    card_id = _int_or_none(request.POST.get("card"))
+    if card_id is None:
+        return HttpResponseBadRequest("Missing or malformed 'card'.", content_type="text/plain")
+    try:
+        sm2.parse_quality(request.POST.get("quality", ""))
+    except sm2.InvalidQuality as error:
+        return HttpResponseBadRequest(f"Invalid grade: {error}.", content_type="text/plain")
+    mark = concept.practice_mark(request.user, tag, card_id)
+    if mark is None:
+        raise Http404("No such card among the cards of this concept you have seen.")
+    if request.htmx:
+        return _render_concept(request, tag, mark)
+    return redirect(f"{reverse('review_concept', args=[tag.name])}?after={card_id}")
 
 
 def card_label(card: Card, limit: int = 60) -> str:

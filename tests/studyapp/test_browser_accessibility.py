@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from cards.challenges.models import Submission
 from cards.grading import Check, Verdict
-from tests.factories import PASSWORD, make_card, make_challenge, make_deck, make_submission, make_user
+from tests.factories import PASSWORD, make_card, make_challenge, make_deck, make_state, make_submission, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.chromium, pytest.mark.django_db(transaction=True)]
 
@@ -207,6 +207,19 @@ def test_every_learner_page_passes_the_audit(page):
         position=1,
         question="Why is `requests.get` a trap inside `async def`?",
         answer=CODE_ANSWER,
+        tags=["event-loop"],
+    )
+    # A card of the same concept seen before and not due for a month: the concept's practice pass shows it.
+    seen = make_card(
+        deck=deck, position=2, question="What does `await` give up?", answer="The loop.", tags=["event-loop"]
+    )
+    make_state(
+        user=user,
+        card=seen,
+        due_on=dt.date.today() + dt.timedelta(days=30),
+        repetitions=3,
+        interval=30,
+        last_reviewed_on=dt.date.today() - dt.timedelta(days=1),
     )
     challenge = make_challenge(slug="blocking-call", title="The blocking call")
     attempt = make_submission(
@@ -230,10 +243,17 @@ def test_every_learner_page_passes_the_audit(page):
         f"/submissions/{attempt.pk}/",
         "/settings/",
         "/stats/",
+        "/review/concept/event-loop/",
     )
     for path in (*pages, "/accounts/password/change/"):
         page.goto(path)
         problems += audit(page, path) + focus_rings(page, path)
+
+    page.goto("/review/concept/event-loop/")  # a practice card, its answer shown
+    expect(page.locator(".practice-note")).to_be_visible()
+    page.keyboard.press("Space")
+    expect(page.locator("#reveal .card-answer")).to_be_visible()
+    problems += audit(page, "concept practice answer") + focus_rings(page, "concept practice answer")
 
     page.goto(f"/challenges/{challenge.slug}/")
     page.click("#show-me-button")  # the answer section, swapped in

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cards.challenges.models import Challenge, Submission
+from cards.models import Tag
 from cards.review.models import ReviewLog, ReviewState
 from tests.factories import make_state, make_user
 from tests.production_urls import Route, all_routes, url_for
@@ -44,6 +45,9 @@ SHARED = {
     "challenge_detail": {"slug": "challenge"},
     "challenge_submit": {"slug": "challenge"},
     "challenge_reveal": {"slug": "challenge"},  # "Show me": records the caller's own reveal, shows the shared key
+    # A concept (tag) is shared content; the review of it shows only the caller's own states of its cards.
+    "review_concept": {"name": "tag"},
+    "review_concept_practice": {"name": "tag"},  # POST only: a practice answer changes nothing
 }
 TOKENS = {
     "reminders_unsubscribe": {"token": "bogus-token"},
@@ -64,6 +68,7 @@ class World:
     log: ReviewLog
     challenge: Challenge
     submission: Submission
+    tag: Tag
 
 
 @pytest.fixture
@@ -81,7 +86,9 @@ def world() -> World:
         grader_kind="none",
     )  # fmt: skip
     submission = Submission.objects.create(user=owner, challenge=challenge, code="print(1)")
-    return World(owner, intruder, state, log, challenge, submission)
+    tag = Tag.objects.create(name=f"walk-{uuid.uuid4().hex[:6]}")
+    state.card.tags.add(tag)
+    return World(owner, intruder, state, log, challenge, submission, tag)
 
 
 def _filler(world: World):
@@ -91,7 +98,7 @@ def _filler(world: World):
         for table in (OWNED, SHARED):
             if param in table.get(route.name, {}):
                 obj = getattr(world, table[route.name][param])
-                return str(obj.pk if param in ("pk", "id") else obj.slug)
+                return str(obj.pk if param in ("pk", "id") else getattr(obj, param))
         if param in TOKENS.get(route.name, {}):
             return TOKENS[route.name][param]
         raise AssertionError(
@@ -169,6 +176,11 @@ def test_ids_posted_in_forms_are_scoped_too(client: Client, world: World) -> Non
     assert world.state.version == 0
     assert not ReviewLog.objects.filter(undoes=world.log).exists()
     assert not ReviewLog.objects.filter(user=world.intruder).exists()
+    # A concept's review: the owner's card is not the intruder's to practise, nor shown to them.
+    practice = client.post(f"/review/concept/{world.tag.name}/practice/", {"card": world.state.card_id, "quality": 5})
+    assert practice.status_code == 404
+    page = client.get(f"/review/concept/{world.tag.name}/").content.decode()
+    assert "No cards to practise yet" in page and world.state.card.question not in page
 
 
 @pytest.mark.parametrize("who", ["anonymous", "learner"])
