@@ -136,10 +136,11 @@ class MarkdownPreviewMixin:
         css = {"all": ["css/pygments.css", "css/admin_preview.css"]}
 
     @staticmethod
-    def preview(text: str) -> SafeString:
+    def preview(text: str, html: SafeString | None = None) -> SafeString:
+        """`text` rendered as Markdown, or `html` already rendered (a card, which knows its kind)."""
         if not text:
             return format_html('<em class="markdown-preview-empty">{}</em>', "Save to see the preview.")
-        return format_html('<div class="markdown-preview">{}</div>', render_markdown(text))
+        return format_html('<div class="markdown-preview">{}</div>', render_markdown(text) if html is None else html)
 
 
 @admin.register(Tag)
@@ -185,11 +186,25 @@ class CardAdmin(MarkdownPreviewMixin, ImportExportModelAdmin):
     list_select_related = ["deck"]
     search_fields = ["key", "question", "answer", "deck__slug", "deck__title", "tags__name"]
     filter_horizontal = ["tags"]
-    readonly_fields = ["question_preview", "answer_preview", "created_at", "updated_at"]
+    # The text's kind is set by where the card came from (written here: Markdown; imported: HTML).
+    readonly_fields = [
+        "text_format",
+        "question_preview",
+        "answer_preview",
+        "cloze",
+        "anki_guid",
+        "anki_ord",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["deck", "key", "position", "tags"]}),
-        ("Text (Markdown: ```python fences are highlighted)", {"fields": ["question", "answer"]}),
+        (
+            "Text (Markdown: ```python fences are highlighted; cards imported from Anki: sanitised HTML)",
+            {"fields": ["text_format", "question", "answer"]},
+        ),
         ("Preview, as learners see it (after saving)", {"fields": ["question_preview", "answer_preview"]}),
+        ("Imported from Anki", {"fields": ["cloze", "anki_guid", "anki_ord"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -198,7 +213,8 @@ class CardAdmin(MarkdownPreviewMixin, ImportExportModelAdmin):
 
     @admin.display(description="question")
     def short_question(self, card: Card) -> str:
-        return Truncator(card.question).chars(80)
+        markdown = card.text_format == Card.TextFormat.MARKDOWN and card.cloze is None
+        return Truncator(card.question if markdown else card.plain_question()).chars(80)
 
     @admin.display(description="tags")
     def tag_list(self, card: Card) -> str:
@@ -206,11 +222,14 @@ class CardAdmin(MarkdownPreviewMixin, ImportExportModelAdmin):
 
     @admin.display(description="Question")
     def question_preview(self, card: Card) -> SafeString:
-        return self.preview(card.question)
+        return self.preview(card.question if card.pk else "", card.question_html())
 
     @admin.display(description="Answer")
     def answer_preview(self, card: Card) -> SafeString:
-        return self.preview(card.answer)
+        if not card.pk:
+            return self.preview("")
+        # A cloze card's answer side is its text with the deletion shown, even when it has no extra.
+        return self.preview(card.question if card.cloze else card.answer, card.answer_html())
 
     # Importing writes cards; exporting reads them: tie both to the model's own permissions.
     def has_import_permission(self, request: HttpRequest) -> bool:

@@ -13,6 +13,7 @@ static/css/pygments.css, made by `python -m studyapp.markdown > static/css/pygme
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from html import unescape
 
@@ -38,7 +39,7 @@ _EXTENSION_CONFIGS = {
 _TAGS = {
     "p", "br", "hr", "blockquote",
     "h1", "h2", "h3", "h4", "h5", "h6",
-    "strong", "em", "b", "i", "del", "sub", "sup", "kbd",
+    "strong", "em", "b", "i", "u", "s", "del", "sub", "sup", "kbd",
     "ul", "ol", "li", "dl", "dt", "dd",
     "a", "code", "pre", "span", "div",
     "table", "thead", "tbody", "tr", "th", "td",
@@ -56,21 +57,35 @@ _CLASSES = {
     "span": _PYGMENTS_CLASSES,
 }
 _URL_SCHEMES = {"http", "https", "mailto"}
+_EMPTY_CLASS = re.compile(r'(<[a-z][a-z0-9]*\b[^<>]*?) class=""')
 
 
-def sanitize_html(html: str) -> str:
-    """Keep only the tags, attributes, classes and URL schemes that rendered Markdown needs."""
-    return nh3.clean(
+def sanitize_html(html: str, extra_classes: Mapping[str, Iterable[str]] | None = None) -> str:
+    """Keep only the tags, attributes, classes and URL schemes that rendered Markdown needs.
+
+    The one allow-list for every card text: rendered Markdown, and HTML imported from Anki (on the
+    way in and again on the way out). No style attribute ever passes, so the Content-Security-Policy
+    can stay without 'unsafe-inline' styles. `extra_classes` adds class names our own code puts in
+    after sanitising (a cloze's spans): text coming in can never carry them.
+    """
+    classes = _CLASSES
+    if extra_classes:
+        classes = {tag: set(_CLASSES.get(tag, ())) | set(names) for tag, names in extra_classes.items()}
+        classes = {**_CLASSES, **classes}
+    cleaned = nh3.clean(
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        allowed_classes=_CLASSES,
+        allowed_classes=classes,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         # script/style contents are dropped with their tags, not left behind as text.
         clean_content_tags={"script", "style"},
         strip_comments=True,
     )
+    # nh3 leaves `class=""` where it removed every class (imported HTML's own): drop it. Text never
+    # holds a raw "<" after nh3, so this only ever matches inside a tag.
+    return _EMPTY_CLASS.sub(r"\1", cleaned)
 
 
 @lru_cache(maxsize=2048)
@@ -92,12 +107,35 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(sanitize_html(html))  # noqa: S308 (sanitised by nh3 just above)
 
 
+@lru_cache(maxsize=2048)
+def render_html(html: str) -> SafeString:
+    """Card text that is HTML (imported from Anki) through the same allow-list: safe to put in a template."""
+    return mark_safe(sanitize_html(html))  # noqa: S308 (sanitised by nh3)
+
+
 _TAG = re.compile(r"<[^>]*>")
+# Where a tag ends a line of text: "<div>a</div><div>b</div>" reads "a b", not "ab".
+_BREAK = re.compile(r"<(?:br|/?(?:p|div|li|tr|td|th|pre|h[1-6]|blockquote|hr|ul|ol|table))\b[^>]*>", re.IGNORECASE)
+
+
+def html_plain_text(html: str) -> str:
+    """Sanitised HTML as a reader sees it, for plain-text places: tags gone, entities decoded, one line."""
+    return " ".join(unescape(_TAG.sub("", _BREAK.sub(" ", html))).split())
 
 
 def plain_text(text: str) -> str:
     """Markdown as a reader sees it, for plain-text places (an email's text part): marks gone, one line."""
-    return " ".join(unescape(_TAG.sub("", render_markdown(text))).split())
+    return html_plain_text(str(render_markdown(text)))
+
+
+# Python-Markdown's backslash escapes (with the tables extension's "|"); "<" needs none here, since raw
+# HTML is shown as typed, and "&" becomes "&amp;" (else "&lt;" typed as text would turn into "<").
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()>#+\-.!|])")
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text as Markdown that renders back to exactly that text (marks backslashed, & as &amp;)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
 
 
 def render_inline(text: str) -> SafeString:

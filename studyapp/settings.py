@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "cards.challenges",
     "cards.reminders",
     "cards.stats",
+    "cards.anki",
 ]
 
 MIDDLEWARE = [

@@ -79,6 +79,7 @@ from django.db.models.functions import Coalesce, NullIf, RowNumber
 from django.utils import timezone
 
 from cards.accounts.models import Profile
+from cards.models import Card
 from cards.reminders.message import Links, Reminder, build_message
 from cards.reminders.models import ReminderSend
 from cards.reminders.schedule import LocalSlot, estimate_minutes, group_zones, hour_reached, teaser_line
@@ -385,11 +386,12 @@ def _teasers(token: uuid.UUID, count: int) -> dict[int, list[str]]:
         )
         .filter(rank__lte=count)
         .order_by("user_id", "rank")
-        .values_list("user_id", "card__question")
+        .values_list("user_id", "card__question", "card__text_format", "card__cloze")
     )
     teasers: dict[int, list[str]] = defaultdict(list)
-    for user_id, question in states:
-        teasers[user_id].append(teaser_line(question))
+    for user_id, question, text_format, cloze in states:
+        # An imported card's HTML, or a cloze (its deletion hidden), comes as Markdown-escaped plain text.
+        teasers[user_id].append(teaser_line(Card.teaser_markdown(question, text_format, cloze)))
     return teasers
 
 

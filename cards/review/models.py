@@ -67,6 +67,11 @@ class ReviewState(models.Model):
     version = models.PositiveIntegerField(default=0)
     last_answered_at = models.DateTimeField(null=True, blank=True, help_text="Orders the re-drill queue.")
     introduced_on = models.DateField(null=True, blank=True, help_text="Local date the card was first shown as new.")
+    imported_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="`version` when an Anki import last wrote this state (another: the learner moved on).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ReviewStateQuerySet.as_manager()
@@ -122,12 +127,15 @@ class ReviewLog(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices)
     quality = models.PositiveSmallIntegerField(null=True, blank=True, validators=QUALITY_VALIDATORS)
     request_id = models.UUIDField(default=uuid.uuid4, help_text="Idempotency key sent with the answer.")
-    undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by")
+    undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.RESTRICT, related_name="undone_by")
     before = models.JSONField(help_text="Review state before this entry.")
     after = models.JSONField(help_text="Review state after this entry.")
     reviewed_on = models.DateField(help_text="Learner's local date.")
     answered_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time from question shown to answer.")
+    anki_revlog_id = models.BigIntegerField(
+        null=True, blank=True, help_text="An imported row: the id of Anki's revlog row (imported once per learner)."
+    )
 
     objects = ReviewLogQuerySet.as_manager()
 
@@ -138,6 +146,11 @@ class ReviewLog(models.Model):
             models.UniqueConstraint(fields=["user", "request_id"], name="review_log_idempotent"),
             models.CheckConstraint(
                 condition=Q(quality__isnull=True) | Q(quality__lte=5), name="review_log_quality_0_5"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "anki_revlog_id"],
+                condition=Q(anki_revlog_id__isnull=False),
+                name="review_log_anki_revlog_once",
             ),
         ]
         indexes = [

@@ -247,6 +247,8 @@ def concept_practice(request: HttpRequest, name: str) -> HttpResponse:
 
 def card_label(card: Card, limit: int = 60) -> str:
     """A card as a learner recognises it in one line: its question's first line, without Markdown marks."""
+    if card.text_format != Card.TextFormat.MARKDOWN or card.cloze is not None:
+        return Truncator(card.plain_question() or card.key).chars(limit)  # HTML, or a cloze with its gap
     line = next((line.strip() for line in card.question.splitlines() if line.strip()), card.key)
     return Truncator(plain_text(line)).chars(limit)  # the same Markdown-to-text the reminder email uses
 
