@@ -2,7 +2,8 @@
 # The study app's images, from one file:
 #   docker build --target web    -t studyapp-web .     gunicorn (and beat), runs as uid 10001
 #   docker build --target worker -t studyapp-worker .  Celery worker with bubblewrap for the sandbox
-# docker-compose.yml builds both. See docs/deployment.md.
+# docker-compose.yml builds both. With podman add --format docker: its default (OCI) format drops
+# HEALTHCHECK. deploy/podman-compose-up.sh --build does that; see docs/deployment.md.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -51,11 +52,16 @@ CMD ["gunicorn", "--config", "gunicorn.conf.py", "studyapp.wsgi"]
 FROM web AS worker
 USER root
 # The install script builds sandbox-exec from /app/cards/sandbox; the compiler goes once it has.
+# tini reaps: each sandboxed run leaves bubblewrap's pid-1 process to be reaped by whoever is pid 1
+# (its parent, the outer bubblewrap, is gone by then). Celery does not reap strangers: with it as
+# pid 1 the gradings left zombies, which the container's pids limit (podman: 2048) would end with.
 RUN bash /app/scripts/install_sandbox.sh \
+    && apt-get update -qq && apt-get install -y -qq --no-install-recommends tini >/dev/null \
     && apt-get purge -y -qq gcc libc6-dev && apt-get autoremove -y -qq \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY deploy/worker-entrypoint.sh /usr/local/bin/worker-entrypoint
-ENTRYPOINT ["/usr/local/bin/worker-entrypoint"]
+# -s: it reaps as a subreaper too where it is not pid 1 (an engine's own init, `init: true`).
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "/usr/local/bin/worker-entrypoint"]
 HEALTHCHECK --interval=60s --timeout=20s --start-period=30s --retries=3 \
     CMD celery -A studyapp inspect ping --timeout 10 --destination "worker@$(hostname)" || exit 1
 CMD ["celery", "-A", "studyapp", "worker", "--queues", "sandbox,default", "--hostname", "worker@%h", \

@@ -1,5 +1,6 @@
 """Deployment files: the Dockerfile, docker-compose.yml and gunicorn.conf.py, checked against each other
-and against the code (no Docker engine runs here, so the files are parsed, and gunicorn is run for real)."""
+and against the code (no Docker engine runs here, so the files are parsed, and gunicorn is run for real;
+scripts/test_images.sh builds the images and runs the stack with podman)."""
 
 from __future__ import annotations
 
@@ -113,9 +114,12 @@ def test_the_images_commands_exist(stages: dict) -> None:
     assert web_cmd == ("gunicorn", "--config", "gunicorn.conf.py", "studyapp.wsgi")
     worker_cmd = _instructions(stages["worker"], "CMD")[-1].value
     assert worker_cmd[:4] == ("celery", "-A", "studyapp", "worker")
-    entrypoint = _instructions(stages["worker"], "ENTRYPOINT")[-1].value[0]
+    # An init as pid 1 (tini, also a subreaper) reaps what each sandboxed run leaves; then the entrypoint.
+    init, *entrypoint = _instructions(stages["worker"], "ENTRYPOINT")[-1].value
+    assert init == "/usr/bin/tini" and entrypoint[:2] == ["-s", "--"]
+    assert any("install -y -qq --no-install-recommends tini" in " ".join(c.value) for c in stages["worker"])
     copied = [command.value for command in _instructions(stages["worker"], "COPY")]
-    assert ("deploy/worker-entrypoint.sh", entrypoint) in copied
+    assert ("deploy/worker-entrypoint.sh", entrypoint[2]) in copied
     assert os.access(REPO / "deploy/worker-entrypoint.sh", os.X_OK)
     assert subprocess.run(["sh", "-n", str(REPO / "deploy/worker-entrypoint.sh")]).returncode == 0
     for stage in ("web", "worker"):
@@ -206,14 +210,105 @@ def test_the_worker_serves_every_queue_the_app_routes_to(compose: dict) -> None:
     assert "-Q sandbox,default" in run_sh or "--queues sandbox,default" in run_sh
 
 
+# What the worker's sandbox and graders use, each taken away in turn by scripts/test_images.sh (which
+# shows that every one is needed): SYS_PTRACE, for one, lets the graders read /proc/PID/fd of a run.
+WORKER_CAPABILITIES = {"SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL"}
+
+
 def test_only_the_worker_gets_namespace_privileges(compose: dict) -> None:
     worker = compose["services"]["worker"]
-    assert {"SYS_ADMIN", "NET_ADMIN"} <= set(worker["cap_add"])
+    assert worker["cap_drop"] == ["ALL"]  # the engine's other defaults (CHOWN, NET_RAW, MKNOD...) go
+    assert set(worker["cap_add"]) == WORKER_CAPABILITIES
     assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(worker["security_opt"])
     for name in ("web", "beat", "migrate"):
         service = compose["services"][name]
         assert "cap_add" not in service and "security_opt" not in service and not service.get("privileged")
     assert not worker.get("privileged")
+
+
+def test_the_deployment_doc_gives_each_worker_capability_its_reason() -> None:
+    doc = (REPO / "docs/deployment.md").read_text()
+    section = doc[doc.index("### What the worker container needs") : doc.index("## Which process needs")]
+    for capability in WORKER_CAPABILITIES:
+        assert f"`{capability}`" in section, capability
+    assert "cap_drop: [ALL]" in section
+    images = doc[doc.index("**The Docker images**") :]
+    assert all(capability in images[:1200] for capability in WORKER_CAPABILITIES)
+    compose_text = (REPO / "docker-compose.yml").read_text()
+    for capability in WORKER_CAPABILITIES:  # and the compose file's own comment
+        assert re.search(rf"#\s+(\S+/)?{capability}\b", compose_text), capability
+
+
+PODMAN_UP = REPO / "deploy/podman-compose-up.sh"
+
+
+def test_the_podman_sequence_follows_compose_depends_on(compose: dict) -> None:
+    """deploy/podman-compose-up.sh starts the services in groups and waits itself (podman 4.3 cannot):
+    each service starts after every service it depends on, whose condition is the wait its group had."""
+    phases = re.findall(r"^phase ([\w ]+) -- (healthy|completed)$", PODMAN_UP.read_text(), re.M)
+    started: dict[str, str] = {}
+    for services, wait in phases:
+        for name in services.split():
+            for dependency, rule in compose["services"][name].get("depends_on", {}).items():
+                assert dependency in started, f"{name} starts before {dependency}"
+                expected = {"service_healthy": "healthy", "service_completed_successfully": "completed"}
+                assert started[dependency] == expected[rule["condition"]], (name, dependency)
+        for name in services.split():
+            started[name] = wait
+    assert sorted(started) == sorted(compose["services"])
+    for name, wait in started.items():
+        if wait == "healthy":
+            assert compose["services"][name]["healthcheck"]["test"], name
+        else:
+            assert compose["services"][name]["restart"] == "no", name  # a one-shot step
+
+
+def test_the_podman_sequence_builds_the_images_compose_runs(compose: dict, stages: dict) -> None:
+    text = PODMAN_UP.read_text()
+    assert "podman build --format docker" in text  # the OCI format would drop HEALTHCHECK
+    targets = re.search(r"for target in ([\w ]+); do", text).group(1).split()
+    assert '-t "studyapp-$target:latest"' in text
+    built = {f"studyapp-{target}:latest": target for target in targets}
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert built[service["image"]] == service["build"]["target"], name
+    assert set(targets) <= set(stages)
+
+
+def test_the_image_test_scripts_parse_and_cover_every_base_image(compose: dict) -> None:
+    for script in ("scripts/test_images.sh", "deploy/podman-compose-up.sh"):
+        assert os.access(REPO / script, os.X_OK), script
+        assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0, script
+    for script in (
+        "scripts/image_probe.sh",
+        "deploy/standins/redis-entrypoint.sh",
+        "deploy/standins/postgres-entrypoint.sh",
+    ):
+        assert os.access(REPO / script, os.X_OK), script
+        assert subprocess.run(["sh", "-n", str(REPO / script)]).returncode == 0, script
+    # Every image the Dockerfile and compose start from is pulled, or built as a stand-in, by the test.
+    wanted = {dockerfile.parse_file(str(REPO / "Dockerfile"))[0].value[0].split("=", 1)[1]}
+    wanted |= {service["image"] for service in compose["services"].values() if "build" not in service}
+    test = (REPO / "scripts/test_images.sh").read_text()
+    for image in wanted:
+        match = re.search(rf"^(?:in_background )?ensure_image docker\.io/library/{re.escape(image)} (\S+)", test, re.M)
+        assert match, image
+        assert (REPO / match.group(1)).is_file(), match.group(1)
+
+
+def test_the_deployment_doc_gives_the_commands_for_docker_and_podman() -> None:
+    doc = (REPO / "docs/deployment.md").read_text()
+    for command in (
+        "docker compose up --build -d",
+        "deploy/podman-compose-up.sh --build",
+        "podman build --format docker --target web -t studyapp-web .",
+        "podman build --format docker --target worker -t studyapp-worker .",
+        "podman-compose up -d --no-deps postgres redis",
+        "podman-compose -p studyapp down",
+        "scripts/test_images.sh",
+    ):
+        assert command in doc, command
+    assert "Docker is untested here" in doc
 
 
 def _doc_table(heading: str) -> list[list[str]]:
