@@ -107,9 +107,10 @@ def test_the_page_takes_the_same_queries_for_a_short_and_a_long_history(client, 
 
     counts = (page_queries(client, short), page_queries(client, long))
 
-    # The session, the user, the profile and the study day's once-a-day update; then the six aggregates of
-    # cards/stats/queries.py (the days from the rollup, due dates, challenges, intervals, easiness, concepts).
-    assert counts == (10, 10)
+    # The session, the user, the profile and the study day's once-a-day update; then the five aggregates of
+    # cards/stats/queries.py (the days from the rollup, due dates, challenges, intervals and easiness in one
+    # pass, concepts).
+    assert counts == (9, 9)
 
 
 def read_csv(response) -> list[dict[str, str]]:
