@@ -50,6 +50,7 @@ FAILING = {
     "fail_os_exit": {"results", "loop", "overlap"},
     "fail_output_flood": {"runs"},
     "fail_patch_clocks": {"loop", "overlap"},
+    "fail_patch_exit": {"loop", "overlap"},
     "fail_print_verdict": {"loop", "overlap"},
     "fail_queue_get": {"loop", "overlap"},
     "fail_raw_socket": {"loop", "overlap"},
