@@ -22,11 +22,12 @@ import random
 import statistics
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.load import ensure_database  # noqa: E402 (after the path is set)
 
 DEFAULT_URL = "postgres://studyapp:studyapp@127.0.0.1:5432/studyapp_stats_bench"
 CARDS = 10_000
@@ -34,21 +35,6 @@ CONCEPTS = 20
 DAYS = 730
 TARGET_MS = 150  # issue 13: the page at 100,000 rows, server time
 TARGET_RATIO = 1.5  # ... and against 1,000 rows
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the PostgreSQL database if it does not exist (the role needs CREATEDB)."""
-    parts = urllib.parse.urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        return
-    import psycopg
-    from psycopg import sql
-
-    name = parts.path.lstrip("/")
-    admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def setup_django(database_url: str) -> None:
