@@ -253,6 +253,8 @@ def test_every_learner_page_passes_the_audit(page):
     expect(page.locator(".practice-note")).to_be_visible()
     page.keyboard.press("Space")
     expect(page.locator("#reveal .card-answer")).to_be_visible()
+    # The answer takes focus on "toggle", a task after Space: wait, or a Tab below races it.
+    expect(page.locator("#reveal .card-answer")).to_be_focused()
     problems += audit(page, "concept practice answer") + focus_rings(page, "concept practice answer")
 
     page.goto(f"/challenges/{challenge.slug}/")
@@ -264,6 +266,8 @@ def test_every_learner_page_passes_the_audit(page):
     problems += audit(page, "review question")
     page.keyboard.press("Space")
     expect(page.locator("#reveal .card-answer")).to_be_visible()
+    # The answer takes focus on "toggle", a task after Space: wait, or a Tab below races it.
+    expect(page.locator("#reveal .card-answer")).to_be_focused()
     problems += audit(page, "review answer") + focus_rings(page, "review answer")
     for _ in range(3):  # the card above, then the challenge's practice card
         if page.locator("#done-heading").count():
@@ -273,6 +277,8 @@ def test_every_learner_page_passes_the_audit(page):
         if not page.locator("#reveal .card-answer").is_visible():
             page.keyboard.press("Space")
             expect(page.locator("#reveal .card-answer")).to_be_visible()
+            # The answer takes focus on "toggle", a task after Space: wait, or a Tab below races it.
+            expect(page.locator("#reveal .card-answer")).to_be_focused()
         token = page.locator("#review-session [data-render]").get_attribute("data-render")
         page.keyboard.press("5")
         page.wait_for_function(
