@@ -80,8 +80,15 @@ class ReviewState(models.Model):
         db_table = "cards_reviewstate"  # its table from before the app split
         constraints = [models.UniqueConstraint(fields=["user", "card"], name="one_state_per_user_card")]
         indexes = [
-            models.Index(fields=["user", "due_on"], name="state_user_due"),
+            # id last: the first due card (due_on, id) is the index's first entry, not a sort of all due.
+            models.Index(fields=["user", "due_on", "id"], name="state_user_due_id"),
             models.Index(fields=["user", "last_reviewed_on"], name="state_user_reviewed_on"),
+            # The day's re-drills, in the order they come back, without walking the day's other answers.
+            models.Index(
+                fields=["user", "last_reviewed_on", "last_answered_at", "id"],
+                condition=Q(redrill=True),
+                name="state_user_redrill",
+            ),
             models.Index(fields=["user", "introduced_on"], name="state_user_introduced_on"),
         ]
 

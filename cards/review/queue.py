@@ -193,8 +193,7 @@ DUE_COUNT_LIMIT = 1000
 # mirrors a queryset method of cards.review.models (named beside it); tests/review pins them.
 # Valid on SQLite and PostgreSQL; %(name)s parameters.
 _DAY_SQL = """
-SELECT {state_columns}, {card_columns}, f.*
-FROM (
+WITH f AS MATERIALIZED (
     SELECT
         -- ReviewLog.objects.answers_on(user, today)
         (SELECT COUNT(*) FROM "cards_reviewlog" l
@@ -231,7 +230,9 @@ FROM (
             ORDER BY l.answered_at DESC, l.id DESC LIMIT 1) AS fig_undo_id,
         -- states.next_due_after(today)
         (SELECT MIN(due_on) FROM "cards_reviewstate" WHERE user_id = %(user)s AND due_on > %(today)s) AS fig_next_due_on
-) f
+)
+SELECT {state_columns}, {card_columns}, f.*
+FROM f
 LEFT JOIN "cards_reviewstate" s ON %(candidates)s AND s.id IN (f.fig_due_id, f.fig_shown_id, f.fig_redrill_id)
 LEFT JOIN "cards_card" c ON c.id = s.card_id
 """
