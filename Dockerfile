@@ -31,9 +31,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=studyapp.settings \
-    STUDYAPP_ENV=production
+    STUDYAPP_ENV=production \
+    MEDIA_ROOT=/data/media \
+    ANKI_UPLOAD_DIR=/data/uploads
+# /data: the one writable place, for the compose `media` volume (a new named volume starts as a copy of this,
+# owners included): media/cards/ the imported cards' images (served by the app), uploads/ the packages
+# uploaded in the admin until the worker has imported them (private: never served).
 RUN groupadd --system --gid 10001 studyapp \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin studyapp
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin studyapp \
+    && mkdir -p /data/media/cards /data/uploads \
+    && chown -R studyapp:studyapp /data && chmod 0750 /data/uploads
 COPY --from=build /opt/venv /opt/venv
 # Code owned by root and read-only to the app user: a compromised web process cannot rewrite it.
 COPY --from=build /app /app

@@ -17,6 +17,11 @@ class Tag(models.Model):
     """A concept a card teaches (event-loop, gil, ...)."""
 
     name = models.SlugField(max_length=50, unique=True)
+    anki_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The tag as an Anki import spelled it (`Async::Event_Loop`); an export to Anki writes it back.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -11,15 +11,21 @@ about the stack comes from outside: HTTP as a browser would send it, `podman exe
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import http.client
+import io
 import json
 import re
 import secrets
 import shlex
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -332,6 +338,118 @@ def restart_mid_grading(browser: Browser, stack: Stack, hard: bool) -> None:
     )
 
 
+# ---- an Anki import: web -> shared volume -> worker -> shared volume -> web
+
+# A 1x1 PNG; each run appends random bytes after its end (viewers ignore them), so its stored file is this run's.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d"
+    "0000000049454e44ae426082"
+)
+
+
+def tiny_apkg(image: bytes) -> bytes:
+    """A legacy Anki package (collection.anki2, schema 11) with one Basic note showing one image: stdlib only."""
+    models = {
+        "1": {
+            "name": "Basic",
+            "type": 0,
+            "flds": [{"name": "Front", "ord": 0}, {"name": "Back", "ord": 1}],
+            "tmpls": [{"ord": 0, "qfmt": "{{Front}}", "afmt": "{{FrontSide}}<hr id=answer>{{Back}}"}],
+        }
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "collection.anki2"
+        db = sqlite3.connect(path)
+        db.executescript(
+            "CREATE TABLE col (id INTEGER PRIMARY KEY, crt INTEGER, ver INTEGER, models TEXT, decks TEXT);"
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, guid TEXT, mid INTEGER, tags TEXT, flds TEXT);"
+            "CREATE TABLE cards (id INTEGER PRIMARY KEY, nid INTEGER, did INTEGER, ord INTEGER, type INTEGER,"
+            " queue INTEGER, due INTEGER, ivl INTEGER, factor INTEGER, reps INTEGER, lapses INTEGER);"
+            "CREATE TABLE revlog (id INTEGER PRIMARY KEY, cid INTEGER, ease INTEGER, ivl INTEGER, lastIvl INTEGER,"
+            " factor INTEGER, time INTEGER, type INTEGER);"
+        )
+        decks = json.dumps({"1": {"name": "Image check"}})
+        db.execute("INSERT INTO col VALUES (1, ?, 11, ?, ?)", (int(time.time()), json.dumps(models), decks))
+        db.execute(
+            "INSERT INTO notes VALUES (1, ?, 1, '', ?)", (secrets.token_hex(5), 'A dot <img src="dot.png">\x1fA')
+        )
+        db.execute("INSERT INTO cards VALUES (1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0)")
+        db.commit()
+        db.close()
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(path, "collection.anki2")
+            archive.writestr("media", json.dumps({"0": "dot.png"}))
+            archive.writestr("0", image)
+        return package.getvalue()
+
+
+QUEUE_IMPORT = """
+import base64, json
+from django.core.files.base import ContentFile
+from django.db import transaction
+from cards.anki.admin import queue_import, save_upload
+from cards.anki.models import AnkiImport
+data = base64.b64decode({package!r})
+with transaction.atomic():
+    upload = save_upload(ContentFile(data))
+    job = AnkiImport.objects.create(file_name="check.apkg", file_size=len(data), deck_slug="image-check", upload=upload)
+    queue_import(job)
+print("RESULT", json.dumps(job.pk))
+"""
+IMPORT_STATE = """
+import json
+from cards.anki.models import AnkiImport
+from cards.models import Card
+job = AnkiImport.objects.get(pk={pk})
+questions = list(Card.objects.filter(deck__slug="image-check").values_list("question", flat=True))
+print("RESULT", json.dumps({{"status": job.status, "error": job.error_message, "upload": job.upload,
+    "worker": job.worker, "summary": job.summary, "questions": questions}}))
+"""
+
+
+def check_anki_import(browser: Browser, stack: Stack) -> None:
+    """The admin's path without its form: the web saves an upload and queues it; the worker container imports it
+    from the shared volume and stores the image there; the web container serves that image."""
+    image = PNG + secrets.token_bytes(8)
+    started = time.monotonic()
+    package = base64.b64encode(tiny_apkg(image)).decode()
+    pk = stack.django("web", QUEUE_IMPORT.format(package=package))
+    deadline = time.monotonic() + 120
+    while (state := stack.django("web", IMPORT_STATE.format(pk=pk)))["status"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"Anki import {pk} not done after 120 s: {state}")
+        time.sleep(1)
+    if state["status"] != "done" or not state["worker"].startswith("worker@") or state["upload"]:
+        raise CheckFailed(f"Anki import {pk}: {state}")
+    left = stack.exec("worker", "sh", "-c", 'ls -A "$ANKI_UPLOAD_DIR"').stdout.split()
+    if left:
+        raise CheckFailed(f"the upload folder still holds {left} after the import")
+    src = f"/media/cards/{hashlib.sha256(image).hexdigest()}.png"
+    if state["questions"] != [f'A dot <img src="{src}">']:
+        raise CheckFailed(f"the imported card does not show the stored image {src}: {state['questions']}")
+    conn = http.client.HTTPConnection(browser.base.hostname, browser.base.port, timeout=30)
+    try:
+        conn.request("GET", src, headers={"Host": "localhost"})
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    headers = {k.lower(): v for k, v in response.getheaders()}
+    if (
+        response.status != 200
+        or body != image
+        or headers.get("content-type") != "image/png"
+        or headers.get("x-content-type-options") != "nosniff"
+        or "immutable" not in headers.get("cache-control", "")
+    ):
+        raise CheckFailed(f"GET {src} from the web: {response.status} {headers} {body[:40]!r}")
+    say(
+        f"ok    Anki import {pk}: queued by the web, imported by {state['worker']} from the shared volume, its image "
+        f"served by the web container ({len(body)} bytes, image/png, {time.monotonic() - started:.1f} s in all)"
+    )
+
+
 # ---- inside the containers
 
 
@@ -490,6 +608,7 @@ def main() -> int:
         ("healthchecks", lambda: check_healthchecks(stack)),
         ("web user", lambda: check_web_unprivileged(stack)),
         ("http", lambda: (answer_one_review(browser, stack, sign_up(browser)), submit_over_http(browser, stack))),
+        ("anki import", lambda: check_anki_import(browser, stack)),
         ("sandbox_run", lambda: check_sandbox_run(stack)),
         ("challenges", lambda: check_challenges(stack)),
         ("leftovers", lambda: check_nothing_left(stack)),

@@ -16,7 +16,9 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$redis_port/0}
 # and beat (a token the worker signs, the web checks), kept in var/secret-key from the first run
 # on, like the admin's password (scripts/services.sh).
 app_environment "$host" "$port" var
-mkdir -p var/log var/mail
+# var/media: the imported cards' images (MEDIA_ROOT, served by gunicorn at /media/cards/); var/uploads: packages
+# uploaded in the admin until the worker has imported them (ANKI_UPLOAD_DIR). Web and worker share both.
+mkdir -p var/log var/mail var/media/cards var/uploads/anki
 
 start_redis "$redis_port" var/redis
 
@@ -63,7 +65,7 @@ cat <<MSG
   Sign up there, or log in to the admin at http://$host:$port/admin/
   as "admin" with the password in var/admin-password.
   Signing key: var/secret-key (random, made on the first run; keep it private).
-  Logs: var/log/{web,worker,beat}.log   Mail: var/mail/   Stop: Ctrl-C
+  Logs: var/log/{web,worker,beat}.log   Mail: var/mail/   Card images: var/media/   Stop: Ctrl-C
 
 MSG
 wait -n "${pids[@]}" || true

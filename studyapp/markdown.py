@@ -4,10 +4,14 @@ Authors write Markdown in the admin; learners see it rendered. Raw HTML in the t
 escaped, shown as typed (`<locals>` stays `<locals>`), never interpreted; the output is
 still sanitised with nh3 against an allow-list of exactly what Markdown and Pygments
 produce: no script or style, no on* attributes, links only to http(s)/mailto, and only
-Pygments' own class names.
+Pygments' own class names. Images (from Anki packages) only from the app's own stored copies:
+an `<img>` keeps its src only if it is MEDIA_URL + "cards/<sha256>.<png|jpg|gif|webp>", and an
+image without one is dropped whole (no remote URL, no `data:`, no other path of the site).
 
 Highlighting uses CSS classes, not inline styles; the stylesheet is
 static/css/pygments.css, made by `python -m studyapp.markdown > static/css/pygments.css`.
+HTML read without that stylesheet (an Anki export) gets the same colours as inline styles:
+`render_markdown_standalone()`.
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ _TAGS = {
     "ul", "ol", "li", "dl", "dt", "dd",
     "a", "code", "pre", "span", "div",
     "table", "thead", "tbody", "tr", "th", "td",
+    "img",
 }  # fmt: skip
 _ATTRIBUTES = {
     "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},  # src: only the app's stored images (_checked_images)
     "th": {"align"},
     "td": {"align"},
     "ol": {"start"},
@@ -85,7 +91,44 @@ def sanitize_html(html: str, extra_classes: Mapping[str, Iterable[str]] | None =
     )
     # nh3 leaves `class=""` where it removed every class (imported HTML's own): drop it. Text never
     # holds a raw "<" after nh3, so this only ever matches inside a tag.
-    return _EMPTY_CLASS.sub(r"\1", cleaned)
+    return _checked_images(_EMPTY_CLASS.sub(r"\1", cleaned))
+
+
+# An image tag as nh3 writes it: every attribute double-quoted, a '"' inside a value always `&quot;`. So a
+# match with attributes is a real tag (inside another attribute's value it could not hold a quote).
+_IMAGE_TAG = re.compile(r'<img((?:\s+[a-z-]+="[^"]*")*)\s*/?>')
+_IMAGE_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+_IMAGE_SIZE = re.compile(r"[0-9]{1,5}")
+
+
+@lru_cache(maxsize=4)
+def _image_source(media_url: str) -> re.Pattern[str]:
+    return re.compile(re.escape(media_url) + r"cards/[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
+
+
+def _checked_image(match: re.Match[str]) -> str:
+    from django.conf import settings
+
+    attributes = dict(_IMAGE_ATTRIBUTE.findall(match[1]))
+    src = attributes.get("src", "")
+    if not _image_source(settings.MEDIA_URL).fullmatch(src):
+        return ""  # a remote, data: or other URL (nh3 lets http(s) and relative ones through), or none
+    kept = [f'src="{src}"']
+    if "alt" in attributes:
+        kept.append(f'alt="{attributes["alt"]}"')
+    kept += [
+        f'{name}="{attributes[name]}"'
+        for name in ("width", "height")
+        if _IMAGE_SIZE.fullmatch(attributes.get(name, ""))
+    ]
+    return f"<img {' '.join(kept)}>"
+
+
+def _checked_images(html: str) -> str:
+    """Each `<img>` of nh3's output kept only with a src naming one of the app's stored images."""
+    if "<img" not in html:
+        return html
+    return _IMAGE_TAG.sub(_checked_image, html)
 
 
 @lru_cache(maxsize=2048)
@@ -146,6 +189,10 @@ def render_inline(text: str) -> SafeString:
     return mark_safe(html)  # noqa: S308 (render_markdown's sanitised output, less its <p>)
 
 
+# How a highlighted block is laid out, in the stylesheet and inline alike.
+_CODE_LAYOUT = "overflow-x: auto; padding: 0.75em; line-height: 1.4;"
+
+
 def pygments_css() -> str:
     """The stylesheet for highlighted code, scoped to `.highlight` (static/css/pygments.css)."""
     formatter = HtmlFormatter(style=PYGMENTS_STYLE)
@@ -155,8 +202,43 @@ def pygments_css() -> str:
     # line-number rules that would restyle every <pre> on the page.
     rules = "\n".join([*formatter.get_background_style_defs(scope), *formatter.get_token_style_defs(scope)])
     # Long lines of code scroll inside their block instead of widening the page on phones.
-    layout = f".{HIGHLIGHT_CLASS} pre {{ overflow-x: auto; padding: 0.75em; line-height: 1.4; }}\n"
+    layout = f".{HIGHLIGHT_CLASS} pre {{ {_CODE_LAYOUT} }}\n"
     return header + rules + "\n" + layout
+
+
+# render_markdown's highlighted blocks and their token spans: the allow-list leaves only these classes,
+# and nh3 writes every attribute double-quoted (text never holds a raw "<"), so these match real tags only.
+_HIGHLIGHT_BLOCK = re.compile(rf'<div class="{HIGHLIGHT_CLASS}"><pre>')
+_TOKEN_SPAN = re.compile(r'<span class="([^"]*)">')
+
+
+@lru_cache(maxsize=1)
+def _inline_styles() -> tuple[str, dict[str, str]]:
+    """A highlighted block's opening tags and each token class's style, inline: pygments_css()'s rules."""
+    formatter = HtmlFormatter(style=PYGMENTS_STYLE)
+    # text-align: code stays left-aligned inside centred text (Anki centres its cards).
+    background = formatter.style.background_color
+    block = f'<div style="background: {background}"><pre style="{_CODE_LAYOUT} text-align: left;">'
+    return block, {name: style for name, (style, _, _) in formatter.class2style.items() if style}
+
+
+def render_markdown_standalone(text: str) -> str:
+    """Markdown as HTML that needs no stylesheet, for HTML read outside the app (an Anki export).
+
+    render_markdown()'s output (the same escaping and allow-list), with the highlighter's classes
+    turned into the inline styles static/css/pygments.css gives them: the same colours and layout,
+    and no class left. Not for the app's pages: their Content-Security-Policy refuses inline styles.
+    """
+    html = str(render_markdown(text))
+    if HIGHLIGHT_CLASS not in html:
+        return html
+    block, styles = _inline_styles()
+
+    def inline(match: re.Match[str]) -> str:
+        style = styles.get(match[1])
+        return f'<span style="{style}">' if style else "<span>"
+
+    return _TOKEN_SPAN.sub(inline, _HIGHLIGHT_BLOCK.sub(lambda _: block, html))
 
 
 if __name__ == "__main__":

@@ -195,6 +195,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and imported files. MEDIA_ROOT/cards/ holds the images of imported Anki packages, by content
+# (cards/anki/media.py), served at MEDIA_URL by the app itself (DEBUG on or off). ANKI_UPLOAD_DIR holds the
+# packages uploaded in the admin until the worker has imported them: private, never served, shared by the web
+# and the worker (compose: the `media` volume). Both are written by the processes that import.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+ANKI_UPLOAD_DIR = Path(env("ANKI_UPLOAD_DIR", str(BASE_DIR / "var" / "uploads" / "anki")))
+# The largest package the admin accepts, in MiB; an import's soft time limit on the worker, in seconds.
+ANKI_UPLOAD_MAX_MB = env_int("ANKI_UPLOAD_MAX_MB", 512)
+ANKI_IMPORT_SOFT_SECONDS = env_int("ANKI_IMPORT_SOFT_SECONDS", 1800)
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,10 +1,12 @@
-"""Root URLs: each app's pages (no prefixes: the URLs are those from before the app split), the admin, health."""
+"""Root URLs: each app's pages (no prefixes: the URLs are those from before the app split), the admin, health,
+and the stored card images (MEDIA_URL + "cards/...", served by the app with DEBUG on or off: cards/anki/media.py)."""
 
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from cards.anki import media as card_media
 from studyapp import health
 
 
@@ -51,4 +53,6 @@ urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     # The health probe for monitors and container healthchecks.
     path("healthz", health.healthz, name="healthz"),
+    # Images imported from Anki packages: content-addressed, public (the SHA-256 name is only in cards).
+    path("media/cards/<str:name>", card_media.serve, name="card_media"),
 ]

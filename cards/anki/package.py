@@ -15,6 +15,13 @@ imported. Checked, in this order:
 - while unpacking: the bytes actually read, decompressed zstd included, against the same total
   limit (a header can lie).
 
+Media files are read one at a time afterwards, by name, through `MediaReader` (only the images
+the notes show are wanted): each against the same total, then a per-file and a per-package limit
+on media (`Limits.max_media_file_bytes`, `max_media_bytes`). An image over those is a MediaError,
+which the importer turns into a warning; only the total (a zip bomb) stops the import. In a
+version 3 package each media file is zstd-compressed on its own, under its index in the media list
+("0", "1"...); in legacy packages the media map's keys are the members' names.
+
 The newest collection present is read: collection.anki21b, else collection.anki21, else
 collection.anki2 (in new packages that one is a placeholder saying "please update").
 """
@@ -24,7 +31,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,6 +56,8 @@ class Limits:
     max_members: int = 20_000
     max_unpacked_bytes: int = 1 << 30  # 1 GiB, collection and media together
     max_field_bytes: int = 256 * 1024  # one note field, UTF-8 (checked by the collection reader)
+    max_media_file_bytes: int = 10 * 1024 * 1024  # one image, unpacked: a larger one is left out, with a warning
+    max_media_bytes: int = 512 * 1024 * 1024  # the images one import stores, together
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,12 @@ class Extracted:
     member: str  # which collection file it came from
     format_version: int  # 1, 2 or 3
     media_names: tuple[str, ...]
+    media_members: dict[str, str] = field(default_factory=dict)  # media name -> the zip member holding it
+    unpacked: int = 0  # bytes unpacked so far, against Limits.max_unpacked_bytes
+
+
+class MediaError(ValueError):
+    """One media file that cannot be used (too large, damaged); the message says why. The import goes on."""
 
 
 def _version(archive: zipfile.ZipFile, names: set[str]) -> int:
@@ -123,9 +138,10 @@ def _zstd_reader(data: BinaryIO) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
 
 
-def _media_names(archive: zipfile.ZipFile, names: set[str], version: int, budget: _Budget) -> tuple[str, ...]:
+def _media_names(archive: zipfile.ZipFile, names: set[str], version: int, budget: _Budget) -> dict[str, str]:
+    """The media list: each media name with the zip member that holds its bytes."""
     if "media" not in names:
-        return ()
+        return {}
     raw = _read_member(archive, "media", budget)
     try:
         if version == 3:
@@ -135,17 +151,22 @@ def _media_names(archive: zipfile.ZipFile, names: set[str], version: int, budget
                     budget.take(len(chunk))
                     data += chunk
             entries = protobuf.fields(bytes(data)).get(1, [])
-            media = [protobuf.first_str(protobuf.fields(entry), 1) for entry in entries if isinstance(entry, bytes)]
+            # Anki reads entry number i from the member named str(i) (rslib: SafeMediaEntry.fetch_file).
+            media = [
+                (protobuf.first_str(protobuf.fields(entry), 1), str(index))
+                for index, entry in enumerate(entries)
+                if isinstance(entry, bytes)
+            ]
         else:
             mapping = json.loads(raw.decode("utf-8") or "{}")
             if not isinstance(mapping, dict):
                 raise ValueError("not a JSON object")
-            media = [str(value) for value in mapping.values()]
+            media = [(str(value), str(key)) for key, value in mapping.items()]
     except (ValueError, protobuf.ProtobufError, zstandard.ZstdError) as exc:
         raise PackageError(f"its media list is not readable ({exc})") from None
-    for name in media:
+    for name, _ in media:
         check_media_name(name)
-    return tuple(media)
+    return dict(media)
 
 
 def extract(path: Path, workdir: Path, limits: Limits | None = None) -> Extracted:
@@ -206,4 +227,64 @@ def _extract(archive: zipfile.ZipFile, workdir: Path, limits: Limits) -> Extract
     with database.open("rb") as head:
         if head.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
             raise PackageError(f"{member} is not an SQLite database (a corrupt package)")
-    return Extracted(database=database, member=member, format_version=version, media_names=media)
+    return Extracted(
+        database=database,
+        member=member,
+        format_version=version,
+        media_names=tuple(media),
+        media_members=media,
+        unpacked=budget.used,
+    )
+
+
+class MediaReader:
+    """The package's media files, read by name after `extract()`: `read(name)` gives the bytes.
+
+    A file over `max_media_file_bytes`, past `max_media_bytes` for the package, or unreadable is a
+    MediaError (leave it out, say so); the total unpacked size is still a PackageError (stop).
+    Use as a context manager: it holds the zip open.
+    """
+
+    def __init__(self, path: Path, extracted: Extracted, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.members = extracted.media_members
+        self.compressed = extracted.format_version == 3
+        self.budget = _Budget(self.limits.max_unpacked_bytes)
+        self.budget.used = extracted.unpacked
+        self.media_bytes = 0
+        try:
+            self.archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise PackageError(f"cannot read {path.name} again ({exc})") from None
+        self.present = {info.filename for info in self.archive.infolist()}
+
+    def __enter__(self) -> MediaReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.archive.close()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.members
+
+    def read(self, name: str) -> bytes:
+        member = self.members.get(name)
+        if member is None or member not in self.present:
+            raise MediaError(f"{name!r} is not in the package's media")
+        limit = self.limits.max_media_file_bytes
+        data = bytearray()
+        try:
+            with self.archive.open(member) as raw, _zstd_reader(raw) if self.compressed else raw as source:
+                while chunk := source.read(_CHUNK):
+                    self.budget.take(len(chunk))
+                    data += chunk
+                    if len(data) > limit:
+                        raise MediaError(f"{name!r} is larger than the limit of {limit:,} bytes for one image")
+        except (zipfile.BadZipFile, EOFError, zstandard.ZstdError, OSError) as exc:
+            raise MediaError(f"{name!r} is damaged in the package ({exc})") from None
+        if self.media_bytes + len(data) > self.limits.max_media_bytes:
+            raise MediaError(
+                f"{name!r} would take the package's images past the limit of {self.limits.max_media_bytes:,} bytes"
+            )
+        self.media_bytes += len(data)
+        return bytes(data)

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studyapp.markdown import pygments_css, render_markdown
+from studyapp.markdown import html_plain_text, pygments_css, render_markdown, render_markdown_standalone
 
 STATIC_CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "pygments.css"
 ALLOWED_TAGS = {
@@ -243,3 +243,37 @@ def test_stylesheet_is_scoped_and_every_colour_meets_wcag_aa_on_its_background()
         fg = relative_luminance(colour)
         ratio = (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
         assert ratio >= 4.5, (colour, ratio)
+
+
+# --- standalone HTML (an Anki export): the stylesheet's colours inline ------------------------
+
+STANDALONE_SAMPLE = (
+    "Text `x` <b>not bold</b>\n\n```python\n@dataclass\nclass A:\n    n: int = 1  # <T> & 'caf\u00e9'\n"
+    '    async def f(self):\n        return f"{self.n!r}"\n```\n\n    plain block\n\n[bad](javascript:alert(1))'
+)
+
+
+def test_standalone_html_carries_the_stylesheets_colours_inline_and_no_class():
+    with_classes = str(render_markdown(STANDALONE_SAMPLE))
+    standalone = render_markdown_standalone(STANDALONE_SAMPLE)
+    assert "class=" not in standalone
+    assert html_plain_text(standalone) == html_plain_text(with_classes)  # the same text, escaped the same way
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in standalone and "javascript" not in standalone
+    # Each token's span gets exactly the rule static/css/pygments.css gives its class (read from the CSS).
+    css = pygments_css()
+    rules = dict(re.findall(r"^\.highlight \.(\S+) \{ (.+?) \}", css, re.MULTILINE))
+    expected = re.sub(
+        r'<span class="([^"]*)">',
+        lambda match: f'<span style="{rules[match[1]]}">' if match[1] in rules else "<span>",
+        with_classes,
+    )
+    background = re.search(r"^\.highlight \{ (background: #[0-9a-fA-F]+);? \}", css, re.MULTILINE).group(1)
+    layout = re.search(r"^\.highlight pre \{ (.+?) \}", css, re.MULTILINE).group(1)
+    block = f'<div style="{background}"><pre style="{layout} text-align: left;">'
+    assert standalone == expected.replace('<div class="highlight"><pre>', block)
+    assert standalone.count(block) == 2 and '<span style="color: #A90D91">async</span>' in standalone
+
+
+def test_standalone_html_without_code_is_render_markdowns():
+    for text in ("", "*a* & <b>", "| a |\n|:-|\n| 1 |"):
+        assert render_markdown_standalone(text) == str(render_markdown(text))

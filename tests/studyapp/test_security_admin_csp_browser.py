@@ -33,6 +33,7 @@ from django_celery_beat.models import (
 )
 
 from cards.admin import CardResource
+from cards.anki.models import AnkiImport
 from cards.challenges.models import AnswerReveal
 from cards.models import Deck
 from cards.review.models import ReviewLog
@@ -81,6 +82,9 @@ def _world() -> dict:
     SolarSchedule.objects.create(event="sunrise", latitude=48.85, longitude=2.35)
     ClockedSchedule.objects.create(clocked_time=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
     PeriodicTask.objects.create(name="reminders", task="cards.challenges.tasks.send_reminders", interval=interval)
+    # An Anki import still running (its page polls with htmx) first, then a finished one with warnings.
+    AnkiImport.objects.create(file_name="deck.apkg", status="running", started_at=dt.datetime.now(dt.UTC))
+    AnkiImport.objects.create(file_name="old.apkg", status="done", summary="deck d (created)", warnings=["a warning"])
     return {"deck": deck, "card": card}
 
 

@@ -34,6 +34,7 @@ PUBLIC = {
     "logout": "logging out is harmless (POST only, CSRF-protected)",
     "healthz": "the health probe for monitors and load balancers; reports no user data",
     "favicon": "a redirect to the site icon, a static file",
+    "card_media": "an image of an imported card, by the SHA-256 of its bytes (known only from the card); no user data",
     "reminders_unsubscribe": "one-click unsubscribe from an email: the signed token in the URL is the credential",
     "admin:login": "the admin's log-in page",
     "admin:logout": "logging out of the admin is harmless; non-staff are sent to the admin index (and on to log-in)",
