@@ -34,6 +34,7 @@ BEFORE_SPLIT = [
     ("review", None),
     ("challenges", None),
     ("reminders", None),
+    ("anki", None),  # came after the split (it depends on cards 0010)
 ]
 MOVED = {
     "profile": "accounts",
