@@ -166,6 +166,7 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", True)  # PostgreSQL only; 0 behind PgBouncer
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout makes
     # a writer wait for the lock instead of failing with "database is locked".
@@ -174,7 +175,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_SERVER_SIDE_BINDING", True):
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_SERVER_SIDE_BINDING:
     # Parameters bound by the server, so psycopg prepares a statement it has run 5 times on a
     # connection (kept DB_CONN_MAX_AGE seconds): the review step's queries skip planning.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
