@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -45,3 +47,14 @@ class DatabaseCommand(BaseCommand):
         if problem:
             raise CommandError(problem, returncode=NOT_READY)
         return super().execute(*args, **options)
+
+
+def user_named(username: str | None) -> AbstractBaseUser | None:
+    """The user a `--user USERNAME` option names (None when it was not given); unknown: a CommandError."""
+    if username is None:
+        return None
+    model = get_user_model()
+    try:
+        return model.objects.get(**{model.USERNAME_FIELD: username})
+    except model.DoesNotExist:
+        raise CommandError(f"no user named {username!r}") from None

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
 from cards.anki.exporter import ExportFailure, export_deck
 from cards.models import Deck
-from studyapp.commands import DatabaseCommand
+from studyapp.commands import DatabaseCommand, user_named
 
 
 class Command(DatabaseCommand):
@@ -31,13 +30,7 @@ class Command(DatabaseCommand):
             deck = Deck.objects.get(slug=options["deck"])
         except Deck.DoesNotExist:
             raise CommandError(f"no deck with slug {options['deck']!r}") from None
-        user = None
-        if options["user"] is not None:
-            model = get_user_model()
-            try:
-                user = model.objects.get(**{model.USERNAME_FIELD: options["user"]})
-            except model.DoesNotExist:
-                raise CommandError(f"no user named {options['user']!r}") from None
+        user = user_named(options["user"])
         try:
             report = export_deck(deck, options["out"], user=user)
         except ExportFailure as exc:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
 from cards.anki.importer import ImportFailure, import_package
-from studyapp.commands import DatabaseCommand
+from studyapp.commands import DatabaseCommand, user_named
 
 
 class Command(DatabaseCommand):
@@ -29,13 +28,7 @@ class Command(DatabaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = None
-        if options["user"] is not None:
-            model = get_user_model()
-            try:
-                user = model.objects.get(**{model.USERNAME_FIELD: options["user"]})
-            except model.DoesNotExist:
-                raise CommandError(f"no user named {options['user']!r}") from None
+        user = user_named(options["user"])
         path: Path = options["file"]
         try:
             report = import_package(path, deck_slug=options["deck"], user=user)
