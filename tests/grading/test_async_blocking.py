@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,8 @@ from cards.grading import GradingError
 from cards.grading.async_blocking.grader import KIND
 from cards.grading.graders import grade
 from cards.sandbox import config as sandbox_config
+
+from .parallel import grade_side_by_side
 
 pytestmark = pytest.mark.sandbox
 
@@ -112,8 +113,8 @@ def test_answer_verdict(name):
 def test_same_verdicts_eight_at_a_time():
     # Every answer, the forkserver pools too (their server's start-up is excused by CPU, not by the clock).
     names = NAMES
-    with ThreadPoolExecutor(8) as pool:
-        verdicts = dict(zip(names, pool.map(grade_answer, names), strict=True))
+    codes = [(ANSWERS / f"{name}.py").read_text(encoding="utf-8") for name in names]
+    verdicts = dict(zip(names, grade_side_by_side(KIND, codes, PARAMS, 8), strict=True))
     wrong = {
         name: (sorted(failed_checks(v)), v.feedback[:300])
         for name, v in verdicts.items()

@@ -28,7 +28,7 @@ from cards.grading.async_blocking.analysis import (
     max_overlap,
     same_json,
 )
-from cards.grading.async_blocking.grader import Params, judge
+from cards.grading.async_blocking.grader import NOMINAL_YARDSTICK, Params, judge
 from cards.grading.async_blocking.runner import FIXTURE, RunOutcome, RunSettings
 from cards.grading.measure import Event, Recording
 
@@ -541,3 +541,27 @@ def test_the_timer_allowance_is_the_calibrated_tick_times_the_fewest_ticks():
     assert harness_allowance(timer_outcome((10, 0.05), reads=240, idle=2.5))[1] == MAX_TICK_CPU
     # No calibration (the harness never sent it before the import): nothing is credited.
     assert harness_allowance(timer_outcome(None, reads=240, idle=2.5)) == (0.0, 0.0, 0.0)
+
+
+# -- the yardstick: a slow machine raises the CPU bound, within a cap --------------------------------
+
+
+def test_the_cpu_bound_grows_with_the_yardstick_never_shrinks_and_stops_at_the_cap():
+    params = Params()
+    assert params.slowdown(0.0) == 1.0  # unseen: the nominal bound
+    assert params.slowdown(NOMINAL_YARDSTICK / 2) == 1.0  # a fast machine never tightens it
+    assert params.slowdown(NOMINAL_YARDSTICK * 2) == pytest.approx(2.0)
+    assert params.slowdown(NOMINAL_YARDSTICK * 10) == params.max_slowdown == 3.0
+    # 220 ms over ten calls: over the nominal 150 ms bound, within it on a machine running 2x slow.
+    m = measurements(cpu=0.22)
+    assert not next(c for c in judge("", m, params).checks if c.name == "loop").passed
+    slow = judge("", measurements(cpu=0.22, yardstick=NOMINAL_YARDSTICK * 2), params)
+    loop = next(c for c in slow.checks if c.name == "loop")
+    assert loop.passed and loop.measured["bound_computing_ms"] == 300 and loop.measured["slowdown"] == 2.0
+    # However slow the yardstick ran, 30 ms over the nominal bound's cap per call still fails.
+    capped = judge("", measurements(cpu=0.46, yardstick=1.0), params)
+    loop = next(c for c in capped.checks if c.name == "loop")
+    assert not loop.passed and loop.measured["bound_computing_ms"] == 450
+    assert "raised 3.0 times because this machine ran the grader's own yardstick that much slower" in capped.feedback
+    # Waits are wall time: the blocked bound does not move.
+    assert loop.measured["bound_blocked_ms"] == 15

@@ -13,13 +13,15 @@ Also: eight gradings at once give the same verdicts as one at a time (issue 9, i
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from cards.grading.async_blocking.grader import KIND
+from cards.grading.async_blocking.grader import KIND, Params
+from cards.grading.async_blocking.runner import run_once
 from cards.grading.graders import grade
+
+from .parallel import grade_side_by_side
 
 pytestmark = pytest.mark.sandbox
 
@@ -274,9 +276,7 @@ threading.Thread(target=hum, daemon=True).start()
 @pytest.fixture(scope="module")
 def verdicts():
     jobs = {**{name: code for name, code in ATTACKS.items()}, **{name: code for name, (code, _) in CONTROLS.items()}}
-    with ThreadPoolExecutor(4) as pool:
-        done = dict(zip(jobs, pool.map(lambda code: grade(KIND, code, PARAMS), jobs.values()), strict=True))
-    return done
+    return dict(zip(jobs, grade_side_by_side(KIND, list(jobs.values()), PARAMS, 4), strict=True))
 
 
 def failed(verdict) -> set[str]:
@@ -371,8 +371,8 @@ CHALLENGE_PARAMS = {"calls": 10, "delay_ms": 250}
 def test_eight_at_once_give_the_same_verdicts_as_one_at_a_time():
     alone = {name: grade(KIND, code, CHALLENGE_PARAMS) for name, (code, _) in LOADED.items()}
     names = [*LOADED, "sleep_5ms_per_call", "busy_wait_30ms_per_call", "reference"]
-    with ThreadPoolExecutor(8) as pool:
-        together = list(pool.map(lambda name: (name, grade(KIND, LOADED[name][0], CHALLENGE_PARAMS)), names))
+    codes = [LOADED[name][0] for name in names]
+    together = list(zip(names, grade_side_by_side(KIND, codes, CHALLENGE_PARAMS, 8), strict=True))
     for name, verdict in [*alone.items(), *together]:
         assert verdict.passed == LOADED[name][1], (name, verdict.feedback)
         assert failed(verdict) == failed(alone[name]), (name, verdict.feedback)
@@ -524,8 +524,7 @@ FORKSERVER_POOLS = {
 @pytest.fixture(scope="module")
 def child_start_verdicts():
     jobs = {**CHILD_START_ATTACKS, **FORKSERVER_POOLS}
-    with ThreadPoolExecutor(4) as pool:
-        return dict(zip(jobs, pool.map(lambda code: grade(KIND, code, CHALLENGE_PARAMS), jobs.values()), strict=True))
+    return dict(zip(jobs, grade_side_by_side(KIND, list(jobs.values()), CHALLENGE_PARAMS, 4), strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(CHILD_START_ATTACKS))
@@ -589,8 +588,7 @@ for name in os.listdir("/proc/self/fd"):
 @pytest.fixture(scope="module")
 def timer_verdicts():
     jobs = {"stretched": STRETCHED_BUSY_WAIT, "import_time_tampering": IMPORT_TIME_TAMPERING}
-    with ThreadPoolExecutor(2) as pool:
-        return dict(zip(jobs, pool.map(lambda code: grade(KIND, code, CHALLENGE_PARAMS), jobs.values()), strict=True))
+    return dict(zip(jobs, grade_side_by_side(KIND, list(jobs.values()), CHALLENGE_PARAMS, 2), strict=True))
 
 
 def test_a_stretched_window_buys_no_cpu_budget(timer_verdicts):
@@ -625,9 +623,39 @@ def test_the_harness_calibrates_before_it_imports_the_learners_module():
         main.index("start_timer()"),
         main.index('loop.run_until_complete(asyncio.sleep(SPEC["calibrate"]))'),
         main.index('emit("calibrated", "")'),
+        main.index('ask("yardstick")'),
         main.index("import solution"),
     ]
     assert order == sorted(order)
+
+
+# At import: forged yardstick questions, with CPU burnt between them, to make the machine look slow.
+FORGED_YARDSTICK = (
+    """
+import os, time
+
+for name in os.listdir("/proc/self/fd"):
+    try:
+        if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+            for _ in range(6):
+                os.write(int(name), b"yardstick ")
+                spent = time.thread_time() + 0.05
+                while time.thread_time() < spent:
+                    pass
+    except OSError:
+        pass
+"""
+    + REFERENCE
+)
+
+
+def test_the_yardstick_is_read_before_the_import_and_questions_from_the_learners_code_are_ignored():
+    outcome = run_once(FORGED_YARDSTICK, Params.from_mapping(CHALLENGE_PARAMS).settings())
+    # Five runs before the import, each read from outside; the 50 ms burns after it count for nothing.
+    assert len(outcome.yardstick) == 5, outcome.yardstick
+    assert max(outcome.yardstick) < 0.03, outcome.yardstick
+    verdict = grade(KIND, FORGED_YARDSTICK, CHALLENGE_PARAMS)
+    assert measured(verdict, "loop")["yardstick_us"] < 30_000
 
 
 # -- the early stop: its trigger counts "result" events, which the learner's code can forge ---------------

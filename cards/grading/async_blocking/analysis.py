@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ class Measurements:
     tick_cpu: float = 0.0  # one tick's cost, as calibrated before the import
     ticks: float = 0.0  # the ticks allowed for
     stopped: bool = False  # the grader ended the run early: the loop was already held past the bound
+    unwatched: float = 0.0  # off-CPU time in gaps the sampler left (kernel.LoopAccount.unwatched)
+    longest_gap: float = 0.0  # the longest gap between two samples of the loop's thread in the window
+    yardstick: float = 0.0  # CPU seconds of one run of the harness's yardstick before the import (median); 0: unseen
 
     @property
     def finished(self) -> bool:
@@ -340,10 +344,13 @@ def measure(outcome: RunOutcome, near: float = 0.015) -> Measurements:
         unmatched_requests=sum(1 for r in token_requests if id(r) not in carried_ids),
         blame=tuple(blame),
         startup_cpu=loop.startup_cpu if loop else 0.0,
+        unwatched=loop.unwatched if loop else 0.0,
+        longest_gap=loop.longest_gap if loop else 0.0,
         never_awaited=tuple(w for _, w in _payloads(outcome, "warning")[:5] if "never_awaited" in w),
         loop_cpu=loop_cpu,
         harness_cpu=min(harness_cpu, loop_cpu),
         tick_cpu=tick_cpu,
         ticks=ticks,
         stopped=outcome.stopped,
+        yardstick=statistics.median(outcome.yardstick) if outcome.yardstick else 0.0,
     )

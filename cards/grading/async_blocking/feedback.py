@@ -221,7 +221,7 @@ def loop_feedback(m: Measurements, bounds: dict[str, float], passed: bool) -> st
         parts.append(
             f"The event loop's thread computed for {ms(m.cpu)} of CPU time while the calls ran "
             f"({ms(m.cpu / m.calls)} per call{_timer_note(m)}); the bound is {ms(bounds['computing'])} "
-            f"({ms_fine(bounds['computing'] / m.calls)} per call)."
+            f"({ms_fine(bounds['computing'] / m.calls)} per call{_slowdown_note(bounds)})."
         )
     # Lines of solution.py; code elsewhere only when it held the loop for a noticeable time. The lines
     # behind the bound that was passed come first (a line that slept, when the loop was blocked too long).
@@ -302,6 +302,15 @@ def hint_feedback(hints: list[dict[str, Any]], loop_passed: bool) -> str:
 
 # A pass scores 5 when the loop's thread stays within this share of each bound, 4 above it.
 TOP_MARGIN = 0.6
+
+
+def _slowdown_note(bounds: dict[str, float]) -> str:
+    slowdown = bounds.get("slowdown", 1.0)
+    if slowdown < 1.05:
+        return ""
+    return (
+        f", raised {slowdown:.1f} times because this machine ran the grader's own yardstick that much slower than usual"
+    )
 
 
 def below_five(cpu: float, holding: float, bound_computing: float, bound_blocked: float) -> str:

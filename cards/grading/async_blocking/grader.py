@@ -13,8 +13,17 @@ docs/challenge_graders.md):
   pool's fork server) is excused once per grading, capped (kernel.CHILD_STARTING);
 - overlap: the fixture's own times for the requests whose bodies the results carry.
 
+A pass needs the loop's thread watched closely: if the sampler fell behind (a busy machine) for
+long enough that an unseen wait could have held the loop past the bound, the grading raises
+GradingError (the worker grades it again) instead of passing on what was not seen.
+
 The bounds are absolute, per call (the kernel counts what the loop's thread did, which a
-loaded machine does not inflate the way wall time is), so there is no calibration run. The
+loaded machine does not inflate the way wall time is), so there is no calibration run. A slow
+host does make every call dearer on the CPU, though: the harness runs a fixed piece of Python
+(the yardstick) before the learner's module is imported, the grader reads its CPU time from
+outside, and the CPU bound grows by how much slower than nominal it ran (never shrinks, at
+most `max_slowdown` times). Waits are wall time, which a slow CPU does not lengthen: the
+blocked bound stays as it is. The
 CPU of the harness's own timer on the loop is not charged: its cost per tick is measured
 before the learner's module is imported and credited for the ticks the window held, capped
 (analysis.harness_allowance).
@@ -22,7 +31,8 @@ before the learner's module is imported and credited for the ticks the window he
 Parameters (Challenge.grader_params), all optional:
     calls (10), delay_ms (250: how long the server holds each response),
     blocked_ms_per_call (1.5) with blocked_floor_ms (10): the bound on blocking waits,
-    computing_ms_per_call (15): the bound on the loop thread's CPU time,
+    computing_ms_per_call (15): the bound on the loop thread's CPU time, on a machine of nominal speed,
+    max_slowdown (3): the most the CPU bound grows on a machine slower than nominal (the yardstick),
     min_in_flight (2): requests in flight at once for the calls to count as overlapping,
     stop_after_delays (2): once the loop's thread has been held that many of the server's delays (and
     twice the blocked bound), and two calls have returned, the run is decided (the loop check fails
@@ -45,6 +55,9 @@ from .analysis import Measurements, measure
 from .runner import RunSettings, run_once
 
 KIND = "async_blocking_call"
+# CPU seconds of one run of the harness's yardstick on this kind of machine at its usual speed (sandbox
+# Python 3.11, 2 cores: 1.2-2.5 ms, median 1.8, while the seed's fix computed 60-100 ms over ten calls).
+NOMINAL_YARDSTICK = 0.002
 LIMIT_WORDS = {
     "wall_seconds": "time",
     "cpu_seconds": "CPU time",
@@ -62,6 +75,7 @@ class Params:
     blocked_ms_per_call: float = 1.5
     blocked_floor_ms: float = 10
     computing_ms_per_call: float = 15
+    max_slowdown: float = 3.0
     min_in_flight: int = 2
     stop_after_delays: float = 2.0  # stop a decided run once the loop was held this many delays; 0: never
 
@@ -74,6 +88,8 @@ class Params:
             raise GradingError(f"bad {KIND} grader parameters {dict(params)!r}: {exc}") from None
         if not 2 <= values.calls <= 50 or not 10 <= values.delay_ms <= 5000:
             raise GradingError(f"{KIND}: calls must be 2..50 and delay_ms 10..5000")
+        if not 1 <= values.max_slowdown <= 5:
+            raise GradingError(f"{KIND}: max_slowdown must be 1..5")
         if values.stop_after_delays != 0 and not 1 <= values.stop_after_delays <= values.calls:
             raise GradingError(f"{KIND}: stop_after_delays must be 0 (never stop early) or 1..calls")
         return values
@@ -85,10 +101,15 @@ class Params:
         stop = max(self.stop_after_delays * delay, 2 * self.bounds()["blocked"]) if self.stop_after_delays else None
         return RunSettings(calls=self.calls, delay=delay, stop_held=stop)
 
-    def bounds(self) -> dict[str, float]:
+    def slowdown(self, yardstick: float) -> float:
+        """How much slower than nominal this machine computed, from the yardstick's CPU seconds: 1..max_slowdown."""
+        return min(max(1.0, yardstick / NOMINAL_YARDSTICK), self.max_slowdown) if yardstick > 0 else 1.0
+
+    def bounds(self, slowdown: float = 1.0) -> dict[str, float]:
         return {
             "blocked": max(self.blocked_floor_ms, self.blocked_ms_per_call * self.calls) / 1000,
-            "computing": self.computing_ms_per_call * self.calls / 1000,
+            "computing": self.computing_ms_per_call * self.calls * slowdown / 1000,
+            "slowdown": slowdown,
         }
 
 
@@ -110,7 +131,7 @@ def _ms(seconds: float) -> int:
 
 def judge(code: str, m: Measurements, params: Params) -> Verdict:
     """Checks, verdict, quality and feedback from the measurements of one run."""
-    limit = params.bounds()
+    limit = params.bounds(params.slowdown(m.yardstick))
     runs = Check(
         "runs",
         m.imported and m.coroutine_function,
@@ -142,9 +163,13 @@ def judge(code: str, m: Measurements, params: Params) -> Verdict:
             "blocked_ms": _ms(m.holding),
             "waiting_for_cpu_ms": _ms(m.runqueue),
             "child_startup_cpu_ms": _ms(m.startup_cpu),
+            "unwatched_ms": _ms(m.unwatched),
+            "longest_gap_ms": round(m.longest_gap * 1000, 1),
             "blocked_by_kind_ms": {k: _ms(v) for k, v in sorted(m.by_kind.items())},
             "blocked_by_syscall_ms": {k: _ms(v) for k, v in sorted(m.by_syscall.items())},
             "bound_computing_ms": _ms(limit["computing"]),
+            "yardstick_us": round(m.yardstick * 1e6),
+            "slowdown": round(limit["slowdown"], 2),
             "bound_blocked_ms": _ms(limit["blocked"]),
             "answered": m.answered,
             "blocking_lines": [
@@ -216,6 +241,15 @@ def grade_async_blocking_call(code: str, params: Mapping[str, Any]) -> Verdict:
     if m.coroutine_function and not m.observed:
         raise GradingError("the event loop's thread could not be observed from outside while the calls ran")
     verdict = judge(code, m, p)
+    loop = next((c for c in verdict.checks if c.name == "loop"), None)
+    blocked_bound = p.bounds()["blocked"]
+    if loop is not None and loop.passed and m.holding + m.unwatched > blocked_bound:
+        # The sampler fell behind (a busy machine) long enough that an unseen wait could have held the loop
+        # past the bound: a pass would rest on what was not watched. Not the learner's doing: grade again.
+        raise GradingError(
+            f"the event loop's thread went unwatched for {_ms(m.unwatched)} ms off the CPU (the machine was busy), "
+            f"too long to rule out a blocking wait past the {_ms(blocked_bound)} ms bound"
+        )
     text = verdict.feedback
     limit_hit = outcome.sandbox.limit_hit
     if limit_hit and not verdict.passed:

@@ -1,7 +1,7 @@
 """The driver that runs next to the learner's `solution.py` in the sandbox (as main.py).
 
     python main.py RECORDER_FD SPEC_JSON
-    SPEC: {"tick": 0.01, "calibrate": 0.05, "timeout": 20.0, "sample": 0.005}
+    SPEC: {"tick": 0.01, "calibrate": 0.05, "yardstick_runs": 5, "timeout": 20.0, "sample": 0.005}
 
 Nothing it says carries a verdict: the learner's code shares this process and can
 rewrite all of it. It only sets the stage so that the grader can watch from outside:
@@ -11,7 +11,9 @@ rewrite all of it. It only sets the stage so that the grader can watch from outs
    checks the descriptor in /proc and starts sampling this thread from outside;
    then it starts the loop's timer (below) and runs the idle loop for `calibrate` seconds and
    says `calibrated`: the grader measures from outside what each tick costs the loop's
-   thread, before anything of the learner's exists;
+   thread, before anything of the learner's exists; then it runs a fixed piece of Python
+   a few times, each run bracketed by a question to the grader, which reads this thread's
+   CPU time from outside before it answers: the machine's speed right now (the yardstick);
 2. it imports solution.py and checks that `get_data` is a coroutine function;
 3. it asks the grader for the URLs (fresh secrets, sent only now: nothing in the
    process knew them before) and calls `get_data` for all of them at once;
@@ -184,6 +186,26 @@ def start_timer():
     beat()
 
 
+def ask(kind):
+    """Send an event and wait (a few seconds at most) for the grader's go-ahead."""
+    emit(kind, "")
+    deadline = monotonic() + 5
+    while select.select([FD], [], [], max(0.0, deadline - monotonic()))[0]:
+        if os.read(FD, 64) == b"go":
+            return
+
+
+def yardstick():
+    """Plain interpreted Python that allocates nothing new (no page faults, no GC): the machine's speed, not ours."""
+    total = 0
+    counts = {}
+    for i in range(10000):
+        key = i % 97
+        counts[key] = counts.get(key, 0) + len(f"{i}")
+        total += key
+    return total
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A coroutine created and never awaited in solution.py: worth a word in the feedback (feedback only)."""
     text = str(message)
@@ -214,6 +236,15 @@ def main():
     start_timer()
     loop.run_until_complete(asyncio.sleep(SPEC["calibrate"]))
     emit("calibrated", "")
+
+    # 1c. The yardstick, still before any learner code: a fixed piece of ordinary Python work, run a few
+    # times, each bracketed by a question the grader answers only after reading this thread's CPU time from
+    # outside. How fast this machine computes right now: a slow host makes every call dearer on the CPU.
+    for _ in range(SPEC.get("yardstick_runs", 0)):
+        ask("yardstick")
+        yardstick()
+    if SPEC.get("yardstick_runs", 0):
+        ask("yardstick")
 
     # 2. The learner's module.
     try:

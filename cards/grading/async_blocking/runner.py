@@ -66,6 +66,7 @@ class RunSettings:
     delay: float = 0.25
     tick: float = 0.01  # the harness's timer on the loop: the loop's own selector waits at most this long
     calibrate: float = 0.05  # the idle loop's run before the import, to measure what one tick costs it
+    yardstick_runs: int = 5  # runs of the harness's fixed piece of Python before the import: the machine's speed
     interval: float = 0.001  # how often the loop's thread is sampled from outside
     stack_every: float = 0.005  # the in-process watchdog's stack samples (feedback only)
     timeout: float = 20.0
@@ -111,6 +112,8 @@ class RunOutcome:
     calibration: tuple[int, float] | None = None
     settings: RunSettings | None = None
     stopped: bool = False  # the grader ended the run early: the loop was already held past the bound
+    # CPU seconds of each run of the harness's yardstick (before the import), read from outside; empty if unseen
+    yardstick: tuple[float, ...] = ()
 
 
 class _Fixture:
@@ -227,6 +230,7 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
     spec = {
         "tick": settings.tick,
         "calibrate": settings.calibrate,
+        "yardstick_runs": settings.yardstick_runs,
         "timeout": settings.timeout,
         "sample": settings.stack_every,
     }
@@ -234,6 +238,8 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
     urls_at: list[float] = []
     fixture: _Fixture | None = None
     returned_calls = [0]  # "result" events seen: untrusted, used only to time an early stop
+    seen = [0]  # events after the handshake, in order
+    yard_cpu: list[int] = []  # the loop thread's CPU (ns) at each yardstick question, read before answering it
 
     def on_ready(handshake: Handshake) -> None:
         epfd = _check_loop_fd(handshake)
@@ -248,6 +254,18 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         )
 
     def on_event(event: Event) -> bytes | None:
+        seen[0] += 1
+        # The yardstick's questions come right after "calibrated", before the learner's module is imported:
+        # only those, from the harness's own process, are answered: exactly runs + 1 of them, all in a row
+        # (the same kind later, from the learner's code, is ignored).
+        if event.kind == "yardstick":
+            asked = len(yard_cpu)
+            if watch and event.pid == watch[0].pid and seen[0] == asked + 2 and asked <= settings.yardstick_runs:
+                sample = kernel.read_thread(watch[0].pid, watch[0].tid)
+                if sample is not None:
+                    yard_cpu.append(sample.cpu_ns)
+                    return b"go"
+            return None
         if event.kind == "result":
             returned_calls[0] += 1
         # Anything in the sandbox may ask; the URLs are what the learner's code is meant to get anyway.
@@ -323,4 +341,5 @@ def run_once(code: str, settings: RunSettings) -> RunOutcome:
         calibration=calibration,
         settings=settings,
         stopped=result.status == "stopped",
+        yardstick=tuple((b - a) / 1e9 for a, b in zip(yard_cpu, yard_cpu[1:], strict=False)),
     )
