@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cards.grading import GradingError
 from cards.grading.async_blocking.grader import KIND, Params
 from cards.grading.async_blocking.runner import run_once
 from cards.grading.graders import grade
@@ -386,6 +387,37 @@ def test_eight_at_once_give_the_same_verdicts_as_one_at_a_time():
             assert loop["computing_ms"] > loop["bound_computing_ms"], loop
     # Which line, from the watchdog's stack samples (feedback only; best effort when eight share two cores).
     assert "Line 8, `time.sleep(0.005)`, held the event loop for " in alone["sleep_5ms_per_call"].feedback
+
+
+# At import: CPU burner processes, to keep the cores busy so that the grader's sampler falls behind and the
+# 5 ms sleeps per call go unseen. Whatever the sampler manages, it must never come out a pass.
+SLEEP_BESIDE_BURNERS = (
+    """import multiprocessing
+import time
+
+
+def _burn():
+    while True:
+        pass
+
+
+for _ in range(4):
+    multiprocessing.get_context("fork").Process(target=_burn, daemon=True).start()
+"""
+    + SLEEP_5MS
+)
+
+
+@pytest.mark.slow
+def test_burner_processes_cannot_starve_the_watch_into_passing_a_blocking_answer():
+    for _ in range(2):
+        try:
+            verdict = grade(KIND, SLEEP_BESIDE_BURNERS, CHALLENGE_PARAMS)
+        except GradingError as exc:  # the watch fell behind and said so: graded again, never passed
+            assert "unwatched" in str(exc), exc
+            continue
+        assert "loop" in failed(verdict), verdict.feedback
+        assert measured(verdict, "loop")["blocked_by_kind_ms"].get("sleeping", 0) > 15, verdict.feedback
 
 
 def test_an_unawaited_asyncio_sleep_is_named_never_awaited(verdicts):
