@@ -555,7 +555,6 @@ STARTUP_ALLOWANCE = 1.5
 STARTUP_AGE = 2.0
 _FD_READS = frozenset(SYSCALL_NUMBERS[n] for n in ("read", "recvfrom", "recvmsg") if n in SYSCALL_NUMBERS)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# select.select, as the blocking-call harness waits for its URLs before the window opens.
 # A gap between two samples of the loop's thread longer than this is a stretch the sampler did not see; what
 # the thread did off the CPU in it is unknown (LoopAccount.unwatched). They are taken every millisecond, and
 # gaps of 5-7 ms happen on an idle machine (timer slack): shorter gaps are sampling's ordinary error.
@@ -563,8 +562,8 @@ UNWATCHED_GAP = 0.010
 SAMPLER_NICE = -10
 
 
-def _sample_first() -> str:
-    """Put the calling thread (a sampler) ahead of the sandboxes in the queue for a CPU; say how.
+def _sample_first() -> None:
+    """Put the calling thread (a sampler) ahead of the sandboxes in the queue for a CPU, as far as it may.
 
     A late sampler leaves gaps in which a wait goes unseen, and the sandboxes' processes keep the CPUs busy.
     Real-time (SCHED_FIFO, lowest priority: it wakes for ~0.1 ms a millisecond) needs CAP_SYS_NICE; a lower
@@ -573,16 +572,12 @@ def _sample_first() -> str:
     tid = threading.get_native_id()
     try:
         os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
-        return "fifo"
-    except (OSError, AttributeError):
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, SAMPLER_NICE)
-        return "nice"
     except OSError:
-        return "normal"
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, SAMPLER_NICE)
 
 
+# select.select, as the blocking-call harness waits for its URLs before the window opens.
 _URL_WAITS = frozenset(SYSCALL_NUMBERS[n] for n in ("select", "pselect6") if n in SYSCALL_NUMBERS)
 
 
