@@ -292,10 +292,10 @@ class TreeTimeline:
         """(CPU seconds that ran alongside another process's, in windows of `window` s; the largest process's).
 
         In each window, the CPU every process gained, minus the largest process's share:
-        what ran while another process ran too. A process counts only in the windows
-        strictly between the first and the last in which it gained CPU, so processes
-        that run one after another (one ends, the next starts in the same window) add
-        nothing. Threads of one process (which share one GIL) count as that one process.
+        what ran while another process ran too. A process counts only in windows it was
+        busy on both sides of, so processes that take turns (one stops, the next starts
+        in the same window, once or at every job) add nothing. Threads of one process
+        (which share one GIL) count as that one process.
         """
         if len(self.snaps) < 2:
             return 0.0, 0.0
@@ -308,13 +308,11 @@ class TreeTimeline:
         gains: list[dict[tuple[int, int], float]] = []
         for (_, before), (_, after) in zip(edges, edges[1:], strict=False):
             gains.append({k: (ns - before.get(k, 0)) / 1e9 for k, ns in after.items() if ns > before.get(k, 0)})
-        active: dict[tuple[int, int], list[int]] = {}
-        for index, gained in enumerate(gains):
-            for key in gained:
-                active.setdefault(key, []).append(index)
         parallel = 0.0
-        for index, gained in enumerate(gains):
-            inside = [g for k, g in gained.items() if active[k][0] < index < active[k][-1]]
+        for index, gained in enumerate(gains[1:-1], start=1):
+            # Busy in the windows on both sides too: a hand-over (one process stops, another starts, in turn)
+            # is no window's interior, whether it ends a process's run or only one of its jobs.
+            inside = [g for k, g in gained.items() if k in gains[index - 1] and k in gains[index + 1]]
             if len(inside) > 1:
                 parallel += sum(inside) - max(inside)
         largest = max(self.gained().values(), default=0.0)

@@ -18,13 +18,14 @@ It passes when every result is right and the work ran in parallel processes:
 - no one process spent more than `LARGEST_SHARE` of `W` (a process that did
   all the jobs itself fails, however many helpers burned CPU beside it);
 - CPU time that distinct processes gained in the same 50 ms windows (each
-  process counted only strictly inside its first and last busy window, so that
-  processes run one after another do not overlap at the hand-over), minus the
+  process counted only in windows it was busy on both sides of, so that
+  processes taking turns do not overlap at the hand-overs), minus the
   CPU the sandbox spent beyond `W`, reaches `share` x `W` x (1 - 1/cores) / 2.
   Taking the extra CPU off is what defeats burners: if the jobs ran one process
   at a time, whatever ran beside them was not the jobs, so the side-by-side CPU
   is at most the extra CPU. A pool's start-up (about 0.1 s of CPU per "spawn"
-  worker) is extra CPU too, which is why `W` is about a second.
+  worker, twice that on a slow host) is extra CPU too, which is why `W` is about
+  two seconds (24 jobs on two cores).
 
 Threads of one process count as that process: they cannot gain CPU side by side
 for pure-Python work (one GIL). Everything is CPU time, not wall time, so the
@@ -56,6 +57,8 @@ PARAMS = {
 DEFAULT_LIMITS = {"cpu_seconds": 20, "wall_seconds": 20, "max_processes": 64, "memory_mb": 512}
 # No process may do more than this share of the work (the jobs come in jobs_per_core x cores pieces).
 LARGEST_SHARE = 0.85
+# 50 ms, five polls: shorter windows would cut a pool taking turns job by job to nothing, but under load
+# (a process gets a core in bursts) they dropped a correct pool's side-by-side CPU from ~900 ms to 300-500.
 WINDOW_SECONDS = 0.05
 # Polls of the process tree must come at least this often on average, or windows blur together.
 MAX_MEAN_POLL_GAP = 0.1

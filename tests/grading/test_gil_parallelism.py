@@ -7,6 +7,7 @@ import time
 import pytest
 
 from cards.grading import GradingError
+from cards.grading.gil_parallelism import WINDOW_SECONDS
 from cards.grading.graders import grade
 from tests.grading_helpers import challenge, explain, grade_all
 
@@ -53,6 +54,16 @@ def run_all(jobs):
         with ProcessPoolExecutor(1) as pool:
             out.append(pool.submit(crunch, seed, rounds).result())
     return out
+""",
+    # Found by attack: a pool whose two workers take turns (each job waited for before the next is sent).
+    # With windows as long as a job, the hand-overs looked side by side: net 137 of the 139 needed.
+    "pool_waiting_on_each_job": """
+from concurrent.futures import ProcessPoolExecutor
+from work import crunch
+
+def run_all(jobs):
+    with ProcessPoolExecutor(2) as pool:
+        return [pool.submit(crunch, seed, rounds).result() for seed, rounds in jobs]
 """,
     "fast_but_wrong": """
 def run_all(jobs):
@@ -115,11 +126,12 @@ def test_threads_are_told_about_the_gil(verdicts):
     assert f"{m['largest_process_cpu_ms']} ms of CPU" in verdict.feedback
 
 
-def test_processes_one_after_another_are_told_they_did_not_overlap(verdicts):
-    m = measured(verdicts["one_process_after_another"])
+@pytest.mark.parametrize("name", ["one_process_after_another", "pool_waiting_on_each_job"])
+def test_processes_one_after_another_are_told_they_did_not_overlap(verdicts, name):
+    m = measured(verdicts[name])
     assert m["largest_process_cpu_ms"] <= m["allowed_largest_ms"]
     assert m["net_parallel_cpu_ms"] < m["needed_parallel_ms"]
-    assert "they hardly ran at the same time" in verdicts["one_process_after_another"].feedback
+    assert "they hardly ran at the same time" in verdicts[name].feedback
 
 
 def test_a_fast_wrong_answer_is_caught_by_its_results(verdicts):
@@ -208,5 +220,9 @@ def test_processes_side_by_side_count_and_processes_in_turn_do_not():
     # The same work in processes that take turns, each hand-over inside one window: nothing side by side.
     in_turn = _timeline([{10 + i // 7: 10} for i in range(60)])
     assert in_turn.parallel_seconds(0.05)[0] == 0.0
+    # Two workers taking turns at every 100 ms job, 10 ms apart (a pool waited on job by job): each is idle
+    # for a whole window between its jobs, so no hand-over is a window's interior.
+    turns = _timeline([{3 + (i // 11) % 2: 10} if i % 11 else {} for i in range(220)])
+    assert turns.parallel_seconds(WINDOW_SECONDS)[0] == 0.0
     # One process (however many threads) is one process.
     assert _timeline([{2: 10}] * 30).parallel_seconds(0.05)[0] == 0.0

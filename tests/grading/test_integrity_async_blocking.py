@@ -656,9 +656,28 @@ def test_the_harness_calibrates_before_it_imports_the_learners_module():
         main.index('loop.run_until_complete(asyncio.sleep(SPEC["calibrate"]))'),
         main.index('emit("calibrated", "")'),
         main.index('ask("yardstick")'),
+        main.index("httpx.AsyncClient().aclose()"),
         main.index("import solution"),
     ]
     assert order == sorted(order)
+
+
+# httpx's first client imports ~46 modules (20-45 ms of CPU, more on a slow host): the harness pays that
+# before the import, so the window charges the learner's calls only what they do.
+SEES_HTTPX_WARM = (
+    """
+import sys
+
+print("httpcore imported before solution.py:", "httpcore" in sys.modules)
+"""
+    + REFERENCE
+)
+
+
+def test_httpx_first_client_costs_are_paid_before_the_learners_module_is_imported():
+    verdict = grade(KIND, SEES_HTTPX_WARM, CHALLENGE_PARAMS)
+    assert verdict.passed, verdict.feedback
+    assert "httpcore imported before solution.py: True" in verdict.output["stdout"]
 
 
 # At import: forged yardstick questions, with CPU burnt between them, to make the machine look slow.
