@@ -32,7 +32,7 @@ for pure-Python work (one GIL). Everything is CPU time, not wall time, so the
 verdict does not depend on the machine's load, and gradings need not queue for
 the cores.
 
-Params (all optional): jobs_per_core (default 8), rounds (per job, default
+Params (all optional): jobs_per_core (default 12), rounds (per job, default
 500000, about 60 ms of CPU here), share (default 0.5), limits (sandbox limit
 overrides).
 """
@@ -49,7 +49,7 @@ from .cpu_offload import MIN_WORK_SHARE, Expected, ExpectedJob, TreeTimeline, di
 from .measure import Handshake, Run, join_lines, ms, require_params, with_output
 
 PARAMS = {
-    "jobs_per_core": (int, 8),
+    "jobs_per_core": (int, 12),
     "rounds": (int, 500_000),
     "share": (float, 0.5),
     "limits": (dict, {}),
