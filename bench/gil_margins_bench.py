@@ -24,59 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cards.grading.gil_parallelism import WINDOW_SECONDS  # noqa: E402
+from tests.grading.gil_answers import IN_TURN_BESIDE_A_BURNER, POOL_WAITED_ON_EACH_JOB, SPAWN_POOL  # noqa: E402
 from tests.grading.parallel import grade_side_by_side  # noqa: E402
 
 CHALLENGE = Path(__file__).resolve().parent.parent / "cards" / "challenges" / "catalog" / "threads-vs-processes"
-
-SPAWN_POOL = """
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from work import crunch
-
-def run_all(jobs):
-    with ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(crunch, *zip(*jobs)))
-"""
-POOL_WAITED_ON_EACH_JOB = """
-from concurrent.futures import ProcessPoolExecutor
-from work import crunch
-
-def run_all(jobs):
-    with ProcessPoolExecutor(2) as pool:
-        return [pool.submit(crunch, seed, rounds).result() for seed, rounds in jobs]
-"""
-IN_TURN_BESIDE_A_BURNER = """
-import os, pickle, time
-from work import crunch
-
-def _in_a_child(jobs):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.write(w, pickle.dumps([crunch(seed, rounds) for seed, rounds in jobs]))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    return pickle.loads(data)
-
-def run_all(jobs):
-    burner = os.fork()
-    if burner == 0:
-        end = time.process_time() + 0.2
-        while time.process_time() < end:
-            time.sleep(0.0005)
-            t = time.process_time()
-            while time.process_time() - t < 0.001:
-                pass
-        os._exit(0)
-    half = len(jobs) // 2
-    out = _in_a_child(jobs[:half]) + _in_a_child(jobs[half:])
-    os.waitpid(burner, 0)
-    return out
-"""
 
 
 def spread(values: list[int]) -> str:

@@ -9,6 +9,7 @@ import pytest
 from cards.grading import GradingError
 from cards.grading.gil_parallelism import WINDOW_SECONDS
 from cards.grading.graders import grade
+from tests.grading.gil_answers import POOL_WAITED_ON_EACH_JOB, SPAWN_POOL
 from tests.grading_helpers import challenge, explain, grade_all
 
 pytestmark = pytest.mark.sandbox
@@ -25,15 +26,7 @@ def run_all(jobs):
     with multiprocessing.Pool() as pool:
         return pool.starmap(crunch, jobs)
 """,
-    "spawn_context": """
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from work import crunch
-
-def run_all(jobs):
-    with ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(crunch, *zip(*jobs)))
-""",
+    "spawn_context": SPAWN_POOL,
 }
 
 FAILING = {
@@ -55,16 +48,8 @@ def run_all(jobs):
             out.append(pool.submit(crunch, seed, rounds).result())
     return out
 """,
-    # Found by attack: a pool whose two workers take turns (each job waited for before the next is sent).
-    # With windows as long as a job, the hand-overs looked side by side: net 137 of the 139 needed.
-    "pool_waiting_on_each_job": """
-from concurrent.futures import ProcessPoolExecutor
-from work import crunch
-
-def run_all(jobs):
-    with ProcessPoolExecutor(2) as pool:
-        return [pool.submit(crunch, seed, rounds).result() for seed, rounds in jobs]
-""",
+    # Found by attack: with windows as long as a job, the hand-overs looked side by side (net 137 of 139).
+    "pool_waiting_on_each_job": POOL_WAITED_ON_EACH_JOB,
     "fast_but_wrong": """
 def run_all(jobs):
     return [seed for seed, rounds in jobs]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.grading.gil_answers import IN_TURN_BESIDE_A_BURNER
 from tests.grading_helpers import challenge, explain, grade_all
 
 pytestmark = pytest.mark.sandbox
@@ -130,40 +131,7 @@ def run_all(jobs):
     os.waitpid(burner, 0)
     return pickle.loads(data)
 """,
-    # The work split over two processes run one after the other, with a burner beside them so that two
-    # processes seem busy at once: the side-by-side CPU is no more than the CPU burned beyond the jobs' cost.
-    "two_processes_in_turn_beside_a_burner": """
-import os, pickle, time
-from work import crunch
-
-def _in_a_child(jobs):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.write(w, pickle.dumps([crunch(seed, rounds) for seed, rounds in jobs]))
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.waitpid(pid, 0)
-    return pickle.loads(data)
-
-def run_all(jobs):
-    burner = os.fork()
-    if burner == 0:
-        end = time.process_time() + 0.2
-        while time.process_time() < end:
-            time.sleep(0.0005)
-            t = time.process_time()
-            while time.process_time() - t < 0.001:
-                pass
-        os._exit(0)
-    half = len(jobs) // 2
-    out = _in_a_child(jobs[:half]) + _in_a_child(jobs[half:])
-    os.waitpid(burner, 0)
-    return out
-""",
+    "two_processes_in_turn_beside_a_burner": IN_TURN_BESIDE_A_BURNER,
     # The jobs are in argv: crunch them at import in threads, return the cache.
     "precomputed_from_argv_in_threads": """
 import json, sys
