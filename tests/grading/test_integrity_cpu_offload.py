@@ -238,13 +238,19 @@ def cpu(verdict):
     return next(c for c in verdict.checks if c.name == "cpu_left_the_loop_process").measured
 
 
+# More than one call's work seen in one place, with room for the grader's one-call figure reading high.
+CALLS_SEEN = 1.2
+
+
 @pytest.mark.parametrize(
     "name",
     ["forked_heartbeat_helper", "patched_clocks", "patched_harness_functions", "burner_child_while_the_loop_computes"],
 )
 def test_the_kernel_saw_the_loop_thread_compute(verdicts, name):
     m = cpu(verdicts[name])
-    assert m["loop_thread_cpu_ms"] >= 1.5 * m["one_call_cpu_ms"], explain(verdicts[name])
+    # Both calls' work (2x one call) ran on the loop; the grader's one-call figure, timed in its own process
+    # beside the sandbox, has read up to a third high on a busy machine (461 ms where the sandbox spent 343).
+    assert m["loop_thread_cpu_ms"] >= CALLS_SEEN * m["one_call_cpu_ms"], explain(verdicts[name])
 
 
 def test_work_done_at_import_counts(verdicts):
@@ -252,8 +258,8 @@ def test_work_done_at_import_counts(verdicts):
         cpu(verdicts["precomputed_from_argv_at_import"]),
         cpu(verdicts["precomputed_in_a_thread_at_import"]),
     )
-    assert on_loop["loop_thread_cpu_ms"] >= 1.5 * on_loop["one_call_cpu_ms"]
-    assert in_thread["other_threads_cpu_ms"] >= 1.5 * in_thread["one_call_cpu_ms"]
+    assert on_loop["loop_thread_cpu_ms"] >= CALLS_SEEN * on_loop["one_call_cpu_ms"]
+    assert in_thread["other_threads_cpu_ms"] >= CALLS_SEEN * in_thread["one_call_cpu_ms"]
     assert "share one GIL" in verdicts["precomputed_in_a_thread_at_import"].feedback
 
 
