@@ -33,6 +33,7 @@ from pathlib import Path
 from anki.collection import AddNoteRequest, Collection, ExportAnkiPackageOptions
 from anki.errors import BackendIOError
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
 from cards.models import Card, Deck
 from cards.review import queue
@@ -49,6 +50,7 @@ NOTETYPE_IDS = {
     mapping_back.CLOZE: 1_500_000_000_003,
 }
 CARD_REVIEW = 2  # cards.type and cards.queue of a review card
+ANKI_ROLLOVER_HOUR = 4  # Anki's default: its day begins at 4 am local time (config "rollover")
 
 
 class ExportFailure(ValueError):
@@ -284,8 +286,12 @@ def _add_schedule(
         used.add(row.id)
         rows.setdefault(log.card_id, []).append(row)
     # The collection starts on the learner's day (never after a due date), at noon in their zone: Anki
-    # counts review days from that day, and so does the import back here.
-    created_on = min([queue.local_today(profile), *(state.due_on for state in states)])
+    # counts review days from that day, and so does the import back here. Anki's own day begins at its
+    # rollover hour (4 am): before it, Anki is still on yesterday, and a collection begun after Anki's
+    # today would count its due days from a today it has not reached (one day late).
+    now = timezone.now().astimezone(profile.zone())
+    anki_today = (now - dt.timedelta(hours=col.get_config("rollover", ANKI_ROLLOVER_HOUR))).date()
+    created_on = min([queue.local_today(profile, now), anki_today, *(state.due_on for state in states)])
     noon = dt.datetime.combine(created_on, dt.time(12), profile.zone())
     col.crt = int(noon.timestamp())
     col.set_config("creationOffset", -int(noon.utcoffset().total_seconds()) // 60)  # minutes west of UTC

@@ -530,3 +530,28 @@ def test_an_image_file_gone_from_media_root_is_named_and_left_out(tmp_path, sett
     assert "1 image file(s) missing from MEDIA_ROOT, left out of the package" in err.getvalue()
     fields, files = anki_fields_and_media(tmp_path / "out.apkg")
     assert files == {} and len(fields) == 2  # the note still goes, without its picture
+
+
+@pytest.mark.parametrize(("hour", "anki_day_offset"), [(2, -1), (5, 0)])
+def test_the_collection_never_begins_after_ankis_today(tmp_path, monkeypatch, hour, anki_day_offset):
+    """Anki's day begins at 4 am: at 2 am it is still yesterday there. A collection begun "today" would
+    count its due days from a day Anki has not reached, and every card would come back a day late
+    (this failed between midnight and 4 am UTC)."""
+    from cards.anki.collection import read_collection
+    from cards.anki.package import extract
+
+    day = dt.date(2026, 3, 10)
+    moment = dt.datetime.combine(day, dt.time(hour, 30), dt.UTC)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
+    ada = make_user(username="ada")
+    deck = make_deck(slug="d")
+    card = make_card(deck=deck, key="k")
+    due_on, last_on = day + dt.timedelta(days=3), day - dt.timedelta(days=3)
+    ReviewState.objects.create(
+        user=ada, card=card, repetitions=2, interval=6, due_on=due_on, last_reviewed_on=last_on, introduced_on=last_on
+    )
+    export_decks([deck], tmp_path / "out.apkg", user=ada)
+    (tmp_path / "x").mkdir()
+    extracted = extract(tmp_path / "out.apkg", tmp_path / "x")
+    created = read_collection(extracted.database, max_field_bytes=1 << 20).created
+    assert dt.datetime.fromtimestamp(created, dt.UTC).date() == day + dt.timedelta(days=anki_day_offset)
