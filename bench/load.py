@@ -24,6 +24,7 @@ Each phase stops at `--duration` seconds or `--max-requests` requests, whichever
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import ipaddress
@@ -326,6 +327,31 @@ def review_learner(
                     stats.record("submit", 0.0, f"refused: -> {submitted.headers.get('location')}")
 
 
+def _proc_cpu(pid: int) -> tuple[int, str, float]:
+    """(parent pid, command name, CPU seconds used so far) of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        text = stat.read()
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the web server (gunicorn and its workers), PostgreSQL, and this client."""
+    processes = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):  # gone meanwhile
+                processes[int(entry)] = _proc_cpu(int(entry))
+    parts = {"web": 0.0, "database": 0.0, "client": processes.get(os.getpid(), (0, "", 0.0))[2]}
+    for pid, (parent, name, seconds) in processes.items():
+        if pid == server_pid or parent == server_pid:
+            parts["web"] += seconds
+        elif name == "postgres":
+            parts["database"] += seconds
+    return parts
+
+
 def run_phase(name: str, target, args: argparse.Namespace, arguments: list[tuple]) -> tuple[Stats, float]:
     stats = Stats()
     budget = Budget(deadline=time.monotonic() + args.duration, remaining=args.max_requests)
@@ -426,7 +452,9 @@ def main() -> int:
           f"challenge: {challenge or 'none (reviews only)'}")  # fmt: skip
     server = start_server(args, port, log_path)
     try:
+        cpu_marks = [cpu_by_part(server.pid)]
         trivial_stats, trivial_elapsed = run_phase("trivial", trivial_learner, args, [(base,)] * args.learners)
+        cpu_marks.append(cpu_by_part(server.pid))
         ledger = Ledger()
         review_args = [(base, session, challenge, args) for session in sessions]
         review_stats, review_elapsed = run_phase(
@@ -437,6 +465,7 @@ def main() -> int:
             args,
             review_args,
         )
+        cpu_marks.append(cpu_by_part(server.pid))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -456,6 +485,12 @@ def main() -> int:
 
     print_phase("trivial (/healthz)", trivial)
     print_phase(f"review, {args.flow} flow (page, answers, duplicates, submits)", review)
+    # Where each request's time went: CPU ms per request of the web workers, PostgreSQL and the client
+    # (all on the same cores, so the slowest part is not alone in setting the pace).
+    cpu = {}
+    for phase, result, (start, end) in (("trivial", trivial, cpu_marks[0:2]), ("review", review, cpu_marks[1:3])):
+        cpu[phase] = {part: round((end[part] - start[part]) * 1000 / max(1, result["requests"]), 2) for part in end}
+        print(f"CPU ms per request, {phase}: " + ", ".join(f"{part} {ms}" for part, ms in cpu[phase].items()))
     load = os.getloadavg()[0]
     print(f"\nanswers recorded: {answers_per_second}/s; trivial/review request throughput ratio: {ratio}")
     print(f"review/trivial throughput: requests {review_share}, steps (answers) {steps_share}")
@@ -467,8 +502,8 @@ def main() -> int:
           f"{'OK' if checks['submissions_match'] else 'MISMATCH'}")  # fmt: skip
     for error in (trivial_stats.errors + review_stats.errors)[:10]:
         print(f"  error: {error}")
-    result = {"trivial": trivial, "review": review, "ratio": ratio, "review_share": review_share,
-              "steps_share": steps_share, "answers_per_s": answers_per_second,
+    result = {"trivial": trivial, "review": review, "cpu_ms_per_request": cpu, "ratio": ratio,
+              "review_share": review_share, "steps_share": steps_share, "answers_per_s": answers_per_second,
               "load_average": round(load, 1), **checks}  # fmt: skip
     print("JSON " + json.dumps(result))
     ok = (

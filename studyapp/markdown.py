@@ -17,6 +17,7 @@ HTML read without that stylesheet (an Anki export) gets the same colours as inli
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from html import unescape
@@ -140,14 +141,25 @@ def render_markdown(text: str) -> SafeString:
     """
     if not text:
         return mark_safe("")  # noqa: S308 (empty string)
-    # A new Markdown instance per call: instances keep state and are not thread-safe.
-    md = markdown_lib.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
-    # Card text is Markdown, not HTML: `<locals>` in a traceback or `list<int>` is text to show,
-    # so raw HTML is escaped rather than passed on (where nh3 would strip the unknown "tags").
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    html = md.convert(text)
+    html = _converter().reset().convert(text)
     return mark_safe(sanitize_html(html))  # noqa: S308 (sanitised by nh3 just above)
+
+
+_local = threading.local()
+
+
+def _converter() -> markdown_lib.Markdown:
+    """This thread's Markdown instance (reset before each use): instances keep state between
+    conversions and are not thread-safe, and building one cost more than most conversions (~1 ms)."""
+    md = getattr(_local, "markdown", None)
+    if md is None:
+        md = markdown_lib.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+        # Card text is Markdown, not HTML: `<locals>` in a traceback or `list<int>` is text to show,
+        # so raw HTML is escaped rather than passed on (where nh3 would strip the unknown "tags").
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        _local.markdown = md
+    return md
 
 
 @lru_cache(maxsize=2048)

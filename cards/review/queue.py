@@ -21,23 +21,21 @@ undone answer exactly (except `version`, which only ever grows).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from cards.accounts.models import Profile
 from cards.models import Card
-from cards.review import sm2
+from cards.review import rows, sm2
 from cards.review.models import ReviewLog, ReviewState, Tally
 
 # Longer than this is a learner who walked away, not thinking time worth recording.
@@ -110,11 +108,10 @@ def profile_for(user: AbstractBaseUser) -> Profile:
         return profile
 
 
-def _cache_profile(user: AbstractBaseUser, state: ReviewState) -> None:
-    """Keep the profile read with `state` (select_related("user__profile")) on `user`, unless it has one."""
-    if not user._meta.model.profile.is_cached(user):
-        with contextlib.suppress(Profile.DoesNotExist):  # none yet: profile_for creates it
-            user.profile = state.user.profile
+def _cache_profile(user: AbstractBaseUser, profile: Profile | None) -> None:
+    """Keep a profile read along with another row on `user`, unless it has one (None: profile_for creates it)."""
+    if profile is not None and not user._meta.model.profile.is_cached(user):
+        user.profile = profile
 
 
 def local_today(profile: Profile, now: dt.datetime | None = None) -> dt.date:
@@ -197,7 +194,7 @@ WITH f AS MATERIALIZED (
     SELECT
         -- ReviewLog.objects.answers_on(user, today)
         (SELECT COUNT(*) FROM "cards_reviewlog" l
-            WHERE l.user_id = %(user)s AND l.reviewed_on = %(today)s AND l.source IN (%(review)s, %(redrill)s)
+            WHERE l.user_id = %(user)s AND l.reviewed_on = %(today)s AND l.source IN ({answer_sources})
             AND NOT EXISTS (SELECT 1 FROM "cards_reviewlog" u WHERE u.undoes_id = l.id)) AS fig_done,
         -- states.introduced_on(today)
         (SELECT COUNT(*) FROM "cards_reviewstate"
@@ -208,7 +205,7 @@ WITH f AS MATERIALIZED (
             WHERE user_id = %(user)s AND last_reviewed_on IS NULL) AS fig_shown,
         -- states.due_for(today), counted up to DUE_COUNT_LIMIT + 1 rows
         (SELECT COUNT(*) FROM (SELECT 1 FROM "cards_reviewstate"
-            WHERE user_id = %(user)s AND due_on <= %(today)s LIMIT %(due_limit)s) bounded) AS fig_due,
+            WHERE user_id = %(user)s AND due_on <= %(today)s LIMIT {due_limit}) bounded) AS fig_due,
         -- states.redrill_for(today)
         (SELECT COUNT(*) FROM "cards_reviewstate"
             WHERE user_id = %(user)s AND last_reviewed_on = %(today)s AND redrill) AS fig_redrill,
@@ -225,7 +222,7 @@ WITH f AS MATERIALIZED (
             ORDER BY last_answered_at, id LIMIT 1) AS fig_redrill_id,
         -- ReviewLog.objects.undoable(user, today)
         (SELECT l.id FROM "cards_reviewlog" l
-            WHERE l.user_id = %(user)s AND l.reviewed_on = %(today)s AND l.source IN (%(review)s, %(redrill)s)
+            WHERE l.user_id = %(user)s AND l.reviewed_on = %(today)s AND l.source IN ({answer_sources})
             AND NOT EXISTS (SELECT 1 FROM "cards_reviewlog" u WHERE u.undoes_id = l.id)
             ORDER BY l.answered_at DESC, l.id DESC LIMIT 1) AS fig_undo_id,
         -- states.next_due_after(today)
@@ -233,7 +230,7 @@ WITH f AS MATERIALIZED (
 )
 SELECT {state_columns}, {card_columns}, f.*
 FROM f
-LEFT JOIN "cards_reviewstate" s ON %(candidates)s AND s.id IN (f.fig_due_id, f.fig_shown_id, f.fig_redrill_id)
+LEFT JOIN "cards_reviewstate" s ON {candidates} AND s.id IN (f.fig_due_id, f.fig_shown_id, f.fig_redrill_id)
 LEFT JOIN "cards_card" c ON c.id = s.card_id
 """
 _FIGURES = (
@@ -253,26 +250,22 @@ _FIGURES = (
 
 
 @functools.cache
-def _day_sql(vendor: str) -> str:
-    """_DAY_SQL with the two models' columns spelled out (from their _meta: the code's own names)."""
-    quote = connection.ops.quote_name
+def _day_sql(vendor: str, candidates: bool) -> str:
+    """_DAY_SQL with the two models' columns spelled out (from their _meta: the code's own names).
 
-    def columns(model: type[models.Model], alias: str) -> str:
-        return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
-
-    return _DAY_SQL.format(state_columns=columns(ReviewState, "s"), card_columns=columns(Card, "c"))
-
-
-def _from_row(model: type[models.Model], values: Sequence[object]) -> models.Model:
-    """A model instance from its concrete fields' raw column values, converted as the ORM converts them."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    The code's constants (the answers' sources, the count's limit, whether to join the candidates)
+    are written into the text, not bound: on PostgreSQL a prepared statement with only the user, the
+    day and the tally keys as parameters gets a generic plan, which it keeps (planning it anew cost
+    more than running it: 1.3 ms against 0.9).
+    """
+    assert set(ReviewLog.LEARNER_ANSWERS) == {"review", "redrill"}  # plain words: safe to write as literals
+    return _DAY_SQL.format(
+        state_columns=rows.columns(ReviewState, "s"),
+        card_columns=rows.columns(Card, "c"),
+        answer_sources=", ".join(f"'{source}'" for source in ReviewLog.LEARNER_ANSWERS),
+        due_limit=int(DUE_COUNT_LIMIT + 1),
+        candidates="TRUE" if candidates else "FALSE",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,25 +304,20 @@ def _read_day(user: AbstractBaseUser, profile: Profile, today: dt.date, *, candi
     params = {
         "user": user.pk,
         "today": connection.ops.adapt_datefield_value(today),
-        "review": ReviewLog.Source.REVIEW.value,
-        "redrill": ReviewLog.Source.REDRILL.value,
-        "due_limit": DUE_COUNT_LIMIT + 1,
         "cards_key": Tally.CARDS,
         "states_key": Tally.states_key(user.pk),
-        "candidates": candidates,
     }
-    assert set(ReviewLog.LEARNER_ANSWERS) == {params["review"], params["redrill"]}  # what the SQL spells out
     state_width, card_width = len(ReviewState._meta.concrete_fields), len(Card._meta.concrete_fields)
     with connection.cursor() as cursor:
-        cursor.execute(_day_sql(connection.vendor), params)
-        rows = cursor.fetchall()
+        cursor.execute(_day_sql(connection.vendor, candidates), params)
+        found = cursor.fetchall()
     states = {}
-    for row in rows:
+    for row in found:
         if row[0] is not None:
-            state = _from_row(ReviewState, row[:state_width])
-            state.card = _from_row(Card, row[state_width : state_width + card_width])
+            state = rows.from_row(ReviewState, row[:state_width])
+            state.card = rows.from_row(Card, row[state_width : state_width + card_width])
             states[state.pk] = state
-    figures = dict(zip(_FIGURES, rows[0][state_width + card_width :], strict=True))
+    figures = dict(zip(_FIGURES, found[0][state_width + card_width :], strict=True))
     next_due_on = figures["fig_next_due_on"]
     if isinstance(next_due_on, str):  # SQLite hands back an aggregate's date as text
         next_due_on = dt.date.fromisoformat(next_due_on)
@@ -474,17 +462,12 @@ def answer(
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            # One query: the state (locked), its owner's profile (for the study day) and whether this
-            # request_id was seen before. Only the state's row is locked (`of`).
-            state = (
-                ReviewState.objects.select_for_update(of=("self",))
-                .select_related("user__profile")
-                .annotate(duplicate=Exists(ReviewLog.objects.filter(user=user, request_id=request_id)))
-                .get(pk=state_id, user=user)
-            )
-            _cache_profile(user, state)
+            # One query: the state (row-locked), its owner's profile (for the study day) and whether
+            # this request_id was seen before (cards.review.rows: SQL, as the step's cost asks).
+            state, profile, duplicate = rows.locked_state(user.pk, state_id, request_id)
+            _cache_profile(user, profile)
             today = local_today(profile_for(user), now)
-            if state.duplicate:
+            if duplicate:
                 return Result(Outcome.DUPLICATE)
             if state.version != version:
                 # The annotation saw the database as of before this query waited for the row lock
@@ -508,22 +491,24 @@ def answer(
             state.version = version + 1
             # The conditional update is the guard that holds under concurrency (select_for_update is a
             # no-op on SQLite): of two racing requests for one version, one updates a row, the other none.
-            changed = ReviewState.objects.filter(pk=state.pk, user=user, version=version).update(
-                **_fields_from_snapshot(snapshot(state)), version=state.version
-            )
+            after = snapshot(state)
+            values = {**_fields_from_snapshot(after), "version": state.version}
+            changed = rows.update_state(state.pk, user.pk, version, values)
             if not changed:
                 return Result(Outcome.STALE)
-            log = ReviewLog.objects.create(
-                user=user,
-                card_id=state.card_id,
-                source=_answer_source(redrill=redrill, challenge=challenge),
-                quality=quality,
-                request_id=request_id,
-                before=before,
-                after=snapshot(state),
-                reviewed_on=today,
-                answered_at=now,
-                duration_ms=duration_ms,
+            log = rows.insert_log(
+                ReviewLog(
+                    user=user,
+                    card_id=state.card_id,
+                    source=_answer_source(redrill=redrill, challenge=challenge),
+                    quality=quality,
+                    request_id=request_id,
+                    before=before,
+                    after=after,
+                    reviewed_on=today,
+                    answered_at=now,
+                    duration_ms=duration_ms,
+                )
             )
     except IntegrityError:
         # The unique (user, request_id) caught a concurrent retry: the atomic block rolled back.
