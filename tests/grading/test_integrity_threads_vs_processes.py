@@ -224,7 +224,11 @@ def test_cheap_jobs_swapped_in_give_wrong_results(verdicts):
 def test_the_issue_attack_is_seen_as_one_process(verdicts):
     verdict = verdicts["threads_with_forged_phases_and_jobs"]
     m = measured(verdict)
-    assert m["largest_process_cpu_ms"] >= 0.9 * m["work_cpu_ms"], explain(verdict)
+    # Nearly all the sandbox's CPU in one process (against the sandbox's own total, measured by the kernel
+    # in the same run: the jobs' cost, timed beside the sandbox, read 760 ms in CI where the one process
+    # that did them all used 681).
+    assert m["largest_process_cpu_ms"] >= 0.9 * m["sandbox_cpu_ms"], explain(verdict)
+    assert m["processes"] == 1 and m["busy_threads_in_main_process"] >= 2, explain(verdict)
     assert "That is the GIL" in verdict.feedback
 
 
