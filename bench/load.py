@@ -8,6 +8,8 @@ What it does, bounded in requests and in time:
    users named bench-N, each with `--cards` cards due today; old bench users are deleted first;
 2. starts gunicorn (gunicorn.conf.py, `--web-workers` sync workers) on 127.0.0.1 and a free port;
 3. phase "trivial": the learners' threads call /healthz?require=database as fast as they can;
+   phase "signed-in": the same with each learner's session, on a view that loads the session and the
+   user and does nothing else (bench/floor_settings.py): the most any signed-in page can do here;
 4. phase "review": each learner answers cards as the browser does (`--flow htmx`: GET /review/ once,
    then POST /review/answer/ with HX-Request, whose answer is the next card; `--flow nojs`: GET
    /review/ -> POST /review/answer/ -> redirect, each step), CSRF token and all, re-sending
@@ -17,7 +19,9 @@ What it does, bounded in requests and in time:
    sent (same request ids, duplicates included once), and one submission per accepted submit.
 
 It prints requests/s, p50/p95/p99 latency per phase and per request kind, errors (must be 0),
-the trivial/review throughput ratio, and a final JSON line; it exits 1 on any error or mismatch.
+the CPU milliseconds a request cost the web workers, PostgreSQL and the client in each phase, the
+review's and the signed-in no-op's throughput against the trivial view's, and a final JSON line;
+it exits 1 on any error or mismatch.
 Each phase stops at `--duration` seconds or `--max-requests` requests, whichever comes first.
 """
 
@@ -168,7 +172,8 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         DB_CONN_MAX_AGE="60",
         GUNICORN_ACCESS_LOG="",
         WEB_CONCURRENCY=str(args.web_workers),
-        DJANGO_SETTINGS_MODULE="studyapp.settings",
+        # The app's settings plus one signed-in no-op URL, the "signed-in" phase's (bench/floor_settings.py).
+        DJANGO_SETTINGS_MODULE="bench.floor_settings",
     )
     return env
 
@@ -263,6 +268,14 @@ def trivial_learner(base: str, stats: Stats, budget: Budget) -> None:
     with httpx.Client(base_url=base, timeout=30) as client:
         while budget.take():
             timed(stats, "healthz", (200,), client.get, "/healthz?require=database")
+
+
+def signed_in_learner(base: str, session: str, stats: Stats, budget: Budget) -> None:
+    with httpx.Client(base_url=base, timeout=30, cookies={"sessionid": session}) as client:
+        while budget.take():
+            page = timed(stats, "signed-in no-op", (200,), client.get, "/bench/signed-in/")
+            if page is not None and page.status_code == 200 and not page.text.startswith("signed in as bench-"):
+                stats.record("signed-in no-op", 0.0, "not signed in")
 
 
 def review_learner(
@@ -455,6 +468,9 @@ def main() -> int:
         cpu_marks = [cpu_by_part(server.pid)]
         trivial_stats, trivial_elapsed = run_phase("trivial", trivial_learner, args, [(base,)] * args.learners)
         cpu_marks.append(cpu_by_part(server.pid))
+        floor_arguments = [(base, session) for session in sessions]
+        floor_stats, floor_elapsed = run_phase("signed-in", signed_in_learner, args, floor_arguments)
+        cpu_marks.append(cpu_by_part(server.pid))
         ledger = Ledger()
         review_args = [(base, session, challenge, args) for session in sessions]
         review_stats, review_elapsed = run_phase(
@@ -473,6 +489,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     trivial = summary(trivial_stats, trivial_elapsed)
+    floor = summary(floor_stats, floor_elapsed)
     review = summary(review_stats, review_elapsed)
     checks = verify(ledger)
     checks["queued_gradings_drained"] = drain_queue(args.redis_url)
@@ -482,32 +499,39 @@ def main() -> int:
     # steps (answers recorded: one request each with htmx; the page and the answer without JavaScript).
     review_share = round(review["rps"] / trivial["rps"], 2) if trivial["rps"] else None
     steps_share = round(answers_per_second / trivial["rps"], 2) if trivial["rps"] else None
+    # The ceiling of any signed-in page here: a view that loads the session and the user and does nothing.
+    floor_share = round(floor["rps"] / trivial["rps"], 2) if trivial["rps"] else None
 
     print_phase("trivial (/healthz)", trivial)
+    print_phase("signed-in no-op (session and user, nothing else)", floor)
     print_phase(f"review, {args.flow} flow (page, answers, duplicates, submits)", review)
     # Where each request's time went: CPU ms per request of the web workers, PostgreSQL and the client
     # (all on the same cores, so the slowest part is not alone in setting the pace).
     cpu = {}
-    for phase, result, (start, end) in (("trivial", trivial, cpu_marks[0:2]), ("review", review, cpu_marks[1:3])):
+    phases = (("trivial", trivial), ("signed-in", floor), ("review", review))
+    for (phase, result), start, end in zip(phases, cpu_marks, cpu_marks[1:], strict=False):
         cpu[phase] = {part: round((end[part] - start[part]) * 1000 / max(1, result["requests"]), 2) for part in end}
         print(f"CPU ms per request, {phase}: " + ", ".join(f"{part} {ms}" for part, ms in cpu[phase].items()))
     load = os.getloadavg()[0]
     print(f"\nanswers recorded: {answers_per_second}/s; trivial/review request throughput ratio: {ratio}")
-    print(f"review/trivial throughput: requests {review_share}, steps (answers) {steps_share}")
+    print(f"review/trivial throughput: requests {review_share}, steps (answers) {steps_share}; "
+          f"signed-in no-op/trivial: {floor_share}")  # fmt: skip
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (the client threads share the cores)")
     verdict = "OK" if checks["log_rows_match"] else "MISMATCH"
     print(f"review log: {checks['log_rows']} rows for {checks['answers_sent']} answers sent "
           f"(+{checks['duplicates_sent']} duplicates) -> {verdict}")  # fmt: skip
     print(f"submissions: {checks['submission_rows']} rows for {checks['submissions_accepted']} accepted -> "
           f"{'OK' if checks['submissions_match'] else 'MISMATCH'}")  # fmt: skip
-    for error in (trivial_stats.errors + review_stats.errors)[:10]:
+    for error in (trivial_stats.errors + floor_stats.errors + review_stats.errors)[:10]:
         print(f"  error: {error}")
-    result = {"trivial": trivial, "review": review, "cpu_ms_per_request": cpu, "ratio": ratio,
-              "review_share": review_share, "steps_share": steps_share, "answers_per_s": answers_per_second,
+    result = {"trivial": trivial, "signed_in": floor, "review": review, "cpu_ms_per_request": cpu, "ratio": ratio,
+              "review_share": review_share, "steps_share": steps_share, "floor_share": floor_share,
+              "answers_per_s": answers_per_second,
               "load_average": round(load, 1), **checks}  # fmt: skip
     print("JSON " + json.dumps(result))
     ok = (
         trivial["errors"] == 0
+        and floor["errors"] == 0
         and review["errors"] == 0
         and checks["log_rows_match"]
         and checks["submissions_match"]

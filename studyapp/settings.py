@@ -167,6 +167,7 @@ DATABASES = {
     )
 }
 DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", True)  # PostgreSQL only; 0 behind PgBouncer
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5)  # PostgreSQL with server-side binding only
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout makes
     # a writer wait for the lock instead of failing with "database is locked".
@@ -181,7 +182,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_SE
     # turns psycopg's preparing off unless prepare_threshold is given; planning was most of the
     # database's time in a review step (the day query: 1.3 ms planned, 0.9 ms run; bench/load.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5)
+        server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
