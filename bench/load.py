@@ -171,6 +171,9 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         DB_CONN_MAX_AGE="60",
         GUNICORN_ACCESS_LOG="",
+        # No recycling of workers mid-phase (a new worker's start-up is ~1 s of CPU): each phase measures
+        # its own requests, not a restart that the request count of the phases before it set off.
+        GUNICORN_MAX_REQUESTS="0",
         WEB_CONCURRENCY=str(args.web_workers),
         # The app's settings plus one signed-in no-op URL, the "signed-in" phase's (bench/floor_settings.py).
         DJANGO_SETTINGS_MODULE="bench.floor_settings",
@@ -341,12 +344,17 @@ def review_learner(
 
 
 def _proc_cpu(pid: int) -> tuple[int, str, float]:
-    """(parent pid, command name, CPU seconds used so far) of a process, from /proc/<pid>/stat."""
+    """(parent pid, command name, CPU seconds used so far) of a process, from /proc/<pid>/stat.
+
+    With the CPU of its children that have ended (cutime, cstime): a gunicorn worker or a PostgreSQL
+    backend that exits during a phase still counts, in its parent's figures.
+    """
     with open(f"/proc/{pid}/stat") as stat:
         text = stat.read()
     name = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return int(fields[1]), name, ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_part(server_pid: int) -> dict[str, float]:
