@@ -99,26 +99,34 @@ def locked_state(user_id: int, state_id: int, request_id: object) -> tuple[Revie
     return state, profile, bool(row[-1])
 
 
+@functools.cache
+def _update_state_sql(vendor: str, names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(ReviewState._meta.get_field(name).column)} = %s" for name in names)
+    # Names from the models' _meta; every value is a bound parameter.
+    return f"UPDATE {_table(ReviewState)} SET {assignments} WHERE id = %s AND user_id = %s AND version = %s"  # noqa: S608
+
+
 def update_state(state_id: int, user_id: int, version: int, values: dict[str, object]) -> bool:
     """Set `values` (field name -> value) on the user's state if it is still at `version`: did it change?"""
-    quote = connection.ops.quote_name
-    names = list(values)
-    assignments = ", ".join(f"{quote(ReviewState._meta.get_field(name).column)} = %s" for name in names)
-    sql = f"UPDATE {_table(ReviewState)} SET {assignments} WHERE id = %s AND user_id = %s AND version = %s"  # noqa: S608 (as above)
+    names = tuple(values)
     params = [_prep(ReviewState, name, values[name]) for name in names] + [state_id, user_id, version]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_update_state_sql(connection.vendor, names), params)
         return cursor.rowcount == 1
+
+
+# Every column of a log row but its id, in _meta order: the insert's columns and its parameters.
+_LOG_FIELDS = [field for field in ReviewLog._meta.concrete_fields if not field.primary_key]
 
 
 @functools.cache
 def _insert_log_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    fields = [field for field in ReviewLog._meta.concrete_fields if not field.primary_key]
-    names = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
+    names = ", ".join(connection.ops.quote_name(field.column) for field in _LOG_FIELDS)
+    values = ", ".join(["%s"] * len(_LOG_FIELDS))
     returning = " RETURNING id" if connection.features.can_return_columns_from_insert else ""
-    return f"INSERT INTO {_table(ReviewLog)} ({names}) VALUES ({values}){returning}"  # noqa: S608 (as above)
+    # Names from the models' _meta; every value is a bound parameter.
+    return f"INSERT INTO {_table(ReviewLog)} ({names}) VALUES ({values}){returning}"  # noqa: S608
 
 
 def insert_log(log: ReviewLog) -> ReviewLog:
@@ -126,8 +134,7 @@ def insert_log(log: ReviewLog) -> ReviewLog:
 
     A repeated (user, request_id) raises django.db.IntegrityError, as save() would.
     """
-    fields = [field for field in ReviewLog._meta.concrete_fields if not field.primary_key]
-    params = [field.get_db_prep_save(getattr(log, field.attname), connection) for field in fields]
+    params = [field.get_db_prep_save(getattr(log, field.attname), connection) for field in _LOG_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(_insert_log_sql(connection.vendor), params)
         log.pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
