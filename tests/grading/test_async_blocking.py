@@ -19,7 +19,7 @@ from cards.grading.async_blocking.grader import KIND
 from cards.grading.graders import grade
 from cards.sandbox import config as sandbox_config
 
-from .parallel import grade_side_by_side
+from .parallel import grade_as_the_worker_does, grade_side_by_side
 
 pytestmark = pytest.mark.sandbox
 
@@ -81,7 +81,7 @@ def expected_failing(name: str) -> set[str]:
 
 
 def grade_answer(name: str):
-    return grade(KIND, (ANSWERS / f"{name}.py").read_text(encoding="utf-8"), PARAMS)
+    return grade_as_the_worker_does(KIND, (ANSWERS / f"{name}.py").read_text(encoding="utf-8"), PARAMS)
 
 
 def test_answers_cover_both_kinds_and_every_fail_is_specified():
@@ -124,7 +124,7 @@ def test_same_verdicts_eight_at_a_time():
 
 
 def test_starter_fails_with_feedback_naming_the_blocking_line():
-    verdict = grade(KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), PARAMS)
+    verdict = grade_as_the_worker_does(KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), PARAMS)
     assert not verdict.passed
     assert "Line 5, `requests.get(url)`, held the event loop for " in verdict.feedback
     assert " ms per call" in verdict.feedback
@@ -147,7 +147,7 @@ def test_starter_fails_with_feedback_naming_the_blocking_line():
 
 
 def test_reference_passes_with_full_marks():
-    verdict = grade(KIND, (CHALLENGE / "reference.py").read_text(encoding="utf-8"), PARAMS)
+    verdict = grade_as_the_worker_does(KIND, (CHALLENGE / "reference.py").read_text(encoding="utf-8"), PARAMS)
     assert verdict.passed and verdict.quality >= 4
     overlap = next(check for check in verdict.checks if check.name == "overlap")
     assert overlap.measured["max_in_flight"] >= 6
@@ -220,7 +220,9 @@ def test_bad_params_are_a_grading_error():
 
 
 def test_with_early_stopping_off_every_call_runs_and_is_judged():
-    verdict = grade(KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), {**PARAMS, "stop_after_delays": 0})
+    verdict = grade_as_the_worker_does(
+        KIND, (CHALLENGE / "starter.py").read_text(encoding="utf-8"), {**PARAMS, "stop_after_delays": 0}
+    )
     checks = {check.name: check for check in verdict.checks}
     assert failed_checks(verdict) == {"loop", "overlap"}
     assert not checks["results"].measured["stopped"] and checks["results"].measured["returned"] == 10
